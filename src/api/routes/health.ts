@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { Metrics } from '../../observability/metrics.js';
+
+/** What readiness needs from the runtime. */
+export interface ReadinessProbe {
+  /** Checks the catalog and every shard primary; the map must be loaded. */
+  check(): Promise<{ ready: boolean; detail: Record<string, unknown> }>;
+  /** Whether the process is draining (SIGTERM received). */
+  draining(): boolean;
+}
+
+/** `/healthz`, `/readyz`, `/metrics`. */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ probe: ReadinessProbe; metrics: Metrics }> = async (app, { probe, metrics }) => {
+  app.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
+    status: 'ok' as const,
+  }));
+
+  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Catalog and every shard primary reachable, shard map loaded' } }, async (_req, reply) => {
+    if (probe.draining()) return reply.code(503).send({ status: 'draining' });
+    const { ready, detail } = await probe.check();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', ...detail });
+  });
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+};

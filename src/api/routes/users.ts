@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { TesseraError } from '../../errors/catalog.js';
+import type { UserService } from '../../users/user-service.js';
+import { etagOf, parseIfMatch } from '../etag.js';
+import { NoContent, CreateUserBody, EmailParams, IfMatchHeaders, ListUsersQuery, PatchUserBody, User, UserIdParams, UserPage } from '../schemas.js';
+
+const problem = { $ref: 'Problem#' };
+
+/** `/v1/users`: thin handlers over {@link UserService}. */
+export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxProfileBytes: number }> = async (app, { users, maxProfileBytes }) => {
+  const checkProfile = (profile: Record<string, unknown> | undefined) => {
+    if (profile !== undefined && Buffer.byteLength(JSON.stringify(profile)) > maxProfileBytes) {
+      throw new TesseraError('TESSERA_ERR_PAYLOAD_TOO_LARGE', `profile is larger than ${maxProfileBytes} bytes`, { extra: { field: 'body.profile' } });
+    }
+  };
+
+  app.post(
+    '/v1/users',
+    { schema: { tags: ['users'], summary: 'Create a user', body: CreateUserBody, response: { 201: User, 400: problem, 409: problem } } },
+    async (req, reply) => {
+      checkProfile(req.body.profile);
+      const { shard, value } = await users.create(req.body);
+      return reply.code(201).header('x-tessera-shard', shard).header('location', `/v1/users/${value.id}`).header('etag', etagOf(value.version)).send(value);
+    },
+  );
+
+  app.get(
+    '/v1/users',
+    { schema: { tags: ['users'], summary: 'List every user in id order', querystring: ListUsersQuery, response: { 200: UserPage, 400: problem } } },
+    async (req) => users.list(req.query.limit, req.query.cursor),
+  );
+
+  app.get(
+    '/v1/users/by-email/:email',
+    { schema: { tags: ['users'], summary: 'Find a user by email (case-insensitive)', params: EmailParams, response: { 200: User, 404: problem } } },
+    async (req, reply) => {
+      const { shard, value } = await users.getByEmail(req.params.email);
+      void reply.header('x-tessera-shard', shard);
+      if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user with email ${req.params.email}`);
+      return reply.header('etag', etagOf(value.version)).send(value);
+    },
+  );
+
+  app.get(
+    '/v1/users/:id',
+    { schema: { tags: ['users'], summary: 'Read a user', params: UserIdParams, response: { 200: User, 404: problem } } },
+    async (req, reply) => {
+      const id = req.params.id.toLowerCase();
+      const { shard, value } = await users.get(id);
+      void reply.header('x-tessera-shard', shard);
+      if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
+      return reply.header('etag', etagOf(value.version)).send(value);
+    },
+  );
+
+  app.patch(
+    '/v1/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Update some fields of a user',
+        params: UserIdParams,
+        headers: IfMatchHeaders,
+        body: PatchUserBody,
+        response: { 200: User, 404: problem, 409: problem, 412: problem },
+      },
+    },
+    async (req, reply) => {
+      const id = req.params.id.toLowerCase();
+      checkProfile(req.body.profile);
+      const ifMatch = parseIfMatch(req.headers['if-match']);
+      void reply.header('x-tessera-shard', users.shardOf(id));
+      const { shard, value } = await users.patch(id, req.body, ifMatch === '*' ? undefined : ifMatch);
+      return reply.header('x-tessera-shard', shard).header('etag', etagOf(value.version)).send(value);
+    },
+  );
+
+  app.delete(
+    '/v1/users/:id',
+    { schema: { tags: ['users'], summary: 'Delete a user, its documents and its email claim', params: UserIdParams, response: { 204: NoContent, 404: problem } } },
+    async (req, reply) => {
+      const id = req.params.id.toLowerCase();
+      const { shard, value } = await users.delete(id);
+      void reply.header('x-tessera-shard', shard);
+      if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
+      return reply.code(204).send(null);
+    },
+  );
+};

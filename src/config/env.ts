@@ -1,0 +1,50 @@
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+/**
+ * Every setting of an app replica, read once from the environment. Defaults
+ * suit the local stack; the README lists each variable.
+ */
+export const ConfigSchema = Type.Object({
+  /** Address the HTTP server binds. */
+  TESSERA_HOST: Type.String({ default: '127.0.0.1' }),
+  /** Port the HTTP server binds. */
+  TESSERA_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  /** Name of this replica in logs, metrics and the catalog's heartbeat table. */
+  TESSERA_APP_ID: Type.String({ default: 'app' }),
+  /** Catalog database: shard map versions, shard connection strings. */
+  TESSERA_CATALOG_URL: Type.String({ default: 'postgres://tessera:tessera@127.0.0.1:54320/tessera_catalog' }),
+  /** Redis for the L2 cache and the invalidation channel. */
+  TESSERA_REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6390' }),
+  /** pino log level. */
+  TESSERA_LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  /** Largest document value, in bytes of JSON. */
+  TESSERA_MAX_DOC_BYTES: Type.Integer({ minimum: 1024, default: 65536 }),
+  /** Largest user profile, in bytes of JSON. */
+  TESSERA_MAX_PROFILE_BYTES: Type.Integer({ minimum: 256, default: 16384 }),
+  /** Connections per shard primary pool, per app replica. */
+  TESSERA_PG_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
+  /** Bound on any one shard query; past it the request gets 503 and the breaker counts a failure. */
+  TESSERA_SHARD_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 2000 }),
+  /** How often the shard map is re-read from the catalog when no notification arrives. */
+  TESSERA_MAP_POLL_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** How long a draining replica keeps answering in-flight requests on SIGTERM. */
+  TESSERA_DRAIN_MS: Type.Integer({ minimum: 0, default: 10000 }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Validates the environment once; throws with every offending variable named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    if (env[key] !== undefined && env[key] !== '') picked[key] = env[key];
+  }
+  // Defaults first, then string → number conversion, then one strict check.
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, picked));
+  if (!Value.Check(ConfigSchema, value)) {
+    const detail = [...Value.Errors(ConfigSchema, value)].map((e) => `${e.instancePath.slice(1) || '(root)'} ${e.message}`).join('; ');
+    throw new Error(`invalid configuration: ${detail}`);
+  }
+  return value;
+}

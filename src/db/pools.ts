@@ -1,0 +1,152 @@
+import pg from 'pg';
+import type { FastifyBaseLogger } from 'fastify';
+import { TesseraError } from '../errors/catalog.js';
+import { CircuitBreaker } from './breaker.js';
+import { isUnavailable, mapDbError } from './errors.js';
+
+// int8 (bigint) as string: ksids and versions exceed 2^53 or must stay exact.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+/** Where one shard lives, as the catalog records it. */
+export interface ShardEndpoints {
+  name: string;
+  primaryUrl: string;
+  replicaUrls: string[];
+}
+
+/** Pool settings shared by every shard. */
+export interface PoolSettings {
+  /** Connections per pool. */
+  size: number;
+  /** Bound on connect and on each statement, in ms. */
+  timeoutMs: number;
+  /** `application_name` seen in pg_stat_activity. */
+  applicationName: string;
+}
+
+interface ShardPool {
+  endpoints: ShardEndpoints;
+  primary: pg.Pool;
+  breaker: CircuitBreaker;
+}
+
+/**
+ * One pool per shard and role, created and closed here and nowhere else.
+ * Every use goes through the shard's circuit breaker and maps driver errors.
+ */
+export class ShardPools {
+  readonly #shards = new Map<string, ShardPool>();
+
+  constructor(
+    private readonly settings: PoolSettings,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** Creates pools for shards not seen yet, and replaces pools whose address changed. */
+  sync(endpoints: ShardEndpoints[]): void {
+    for (const ep of endpoints) {
+      const current = this.#shards.get(ep.name);
+      if (current && current.endpoints.primaryUrl === ep.primaryUrl) {
+        current.endpoints = ep;
+        continue;
+      }
+      if (current) void current.primary.end().catch(() => undefined);
+      this.#shards.set(ep.name, { endpoints: ep, primary: this.#makePool(ep.name, ep.primaryUrl), breaker: new CircuitBreaker() });
+    }
+  }
+
+  #makePool(shard: string, url: string): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: this.settings.size,
+      connectionTimeoutMillis: this.settings.timeoutMs,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: this.settings.timeoutMs,
+      // The client-side bound catches a server that stopped answering at all.
+      query_timeout: this.settings.timeoutMs + 500,
+      keepAlive: true,
+      application_name: this.settings.applicationName,
+    });
+    // An idle client that loses its server emits here; unhandled it would crash the process.
+    pool.on('error', (err) => this.log.warn({ err, shard }, 'idle connection to shard failed'));
+    return pool;
+  }
+
+  /** Names of the shards with pools. */
+  names(): string[] {
+    return [...this.#shards.keys()];
+  }
+
+  /** The endpoints of a shard. */
+  endpoints(shard: string): ShardEndpoints | undefined {
+    return this.#shards.get(shard)?.endpoints;
+  }
+
+  /** The breaker state of a shard, for /readyz and metrics. */
+  breakerState(shard: string): string {
+    return this.#shards.get(shard)?.breaker.state ?? 'unknown';
+  }
+
+  #get(shard: string): ShardPool {
+    const sp = this.#shards.get(shard);
+    if (!sp) throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is not configured`, { retryAfter: 1 });
+    if (!sp.breaker.allow()) {
+      throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1 });
+    }
+    return sp;
+  }
+
+  /**
+   * Runs `fn` with a client of the shard's primary. A client that failed is
+   * destroyed rather than returned to the pool: its session state is unknown.
+   */
+  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const sp = this.#get(shard);
+    let client: pg.PoolClient;
+    try {
+      client = await sp.primary.connect();
+    } catch (err) {
+      sp.breaker.failure();
+      throw mapDbError(shard, err);
+    }
+    try {
+      const result = await fn(client);
+      client.release();
+      sp.breaker.success();
+      return result;
+    } catch (err) {
+      const broken = isUnavailable(err);
+      client.release(broken ? (err as Error) : undefined);
+      if (broken) sp.breaker.failure();
+      else sp.breaker.success();
+      throw mapDbError(shard, err);
+    }
+  }
+
+  /** Runs `fn` in a transaction on the shard's primary. */
+  async tx<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.withPrimary(shard, async (client) => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** One statement on the shard's primary. */
+  async query<R extends pg.QueryResultRow>(shard: string, text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.withPrimary(shard, (client) => client.query<R>(text, params));
+  }
+
+  /** Closes every pool. */
+  async close(): Promise<void> {
+    const pools = [...this.#shards.values()];
+    this.#shards.clear();
+    await Promise.all(pools.map((sp) => sp.primary.end().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,90 @@
+import type pg from 'pg';
+import { TesseraError } from '../errors/catalog.js';
+import type { KeyRange } from '../routing/keyrange.js';
+import type { Router } from '../routing/router.js';
+import { WrongShardError } from './errors.js';
+import type { ShardPools } from './pools.js';
+
+/** What a routed operation gets: the shard it runs on and a client there. */
+export interface RoutedContext {
+  shard: string;
+  client: pg.PoolClient;
+}
+
+/** The result of a routed operation, with the shard that served it. */
+export interface Routed<T> {
+  shard: string;
+  value: T;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs statements on the shard that owns a keyspace id. When the shard's fence
+ * refuses a write (the map we routed with is stale), it reloads the map and
+ * retries on the owner; while a cutover holds the range fenced and the new map
+ * is not yet published, it keeps reloading with backoff for a bounded time, so
+ * a client sees a short delay rather than an error.
+ */
+export class RoutedDb {
+  constructor(
+    private readonly router: Router,
+    readonly pools: ShardPools,
+    private readonly reloadMap: () => Promise<void>,
+    private readonly opts: { fenceWaitMs: number; onWrongShard?: (shard: string) => void } = { fenceWaitMs: 5000 },
+  ) {}
+
+  /** Runs `fn` in a transaction on the primary owning `ksid`. */
+  tx<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
+    return this.#withOwner(ksid, (shard) => this.pools.tx(shard, (client) => fn({ shard, client })));
+  }
+
+  /** Runs `fn` with a client (autocommit) on the primary owning `ksid`. */
+  onPrimary<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
+    return this.#withOwner(ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client })));
+  }
+
+  /** The shard that owns `ksid` under the current map. */
+  ownerOf(ksid: bigint): string {
+    const dest = this.router.routeKsid(ksid);
+    if (dest.kind !== 'shard') throw new TesseraError('TESSERA_ERR_NOT_READY', 'no shard owns the key');
+    return dest.shard;
+  }
+
+  async #withOwner<T>(ksid: bigint, run: (shard: string) => Promise<T>): Promise<Routed<T>> {
+    const deadline = Date.now() + this.opts.fenceWaitMs;
+    let pause = 20;
+    for (;;) {
+      const shard = this.ownerOf(ksid);
+      try {
+        return { shard, value: await run(shard) };
+      } catch (err) {
+        if (!(err instanceof WrongShardError)) throw err;
+        this.opts.onWrongShard?.(shard);
+        if (Date.now() >= deadline) {
+          throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', 'the key is moving between shards; retry shortly', { retryAfter: 1, cause: err });
+        }
+        const before = this.router.map.version;
+        await this.reloadMap().catch(() => undefined);
+        if (this.router.map.version === before) {
+          await sleep(pause);
+          pause = Math.min(pause * 2, 200);
+        }
+      }
+    }
+  }
+
+  /**
+   * Scatter: runs `fn` on every shard of the map at once, each with the ranges
+   * it owns in that map (so rows being copied during a reshard are not seen twice).
+   */
+  async scatter<T>(fn: (shard: string, ranges: KeyRange[], client: pg.PoolClient) => Promise<T>): Promise<Routed<T>[]> {
+    const map = this.router.map;
+    return Promise.all(
+      map.shards().map(async (shard) => ({
+        shard,
+        value: await this.pools.withPrimary(shard, (client) => fn(shard, map.rangesOf(shard), client)),
+      })),
+    );
+  }
+}

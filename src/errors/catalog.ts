@@ -1,0 +1,46 @@
+/**
+ * The error catalog: every error a client can see, with its stable code and
+ * HTTP status. Problem+json bodies carry `code`; 5xx bodies stay generic.
+ */
+export const ErrorCodes = {
+  TESSERA_ERR_VALIDATION: { status: 400, title: 'Invalid request' },
+  TESSERA_ERR_INVALID_JSON: { status: 400, title: 'Malformed JSON body' },
+  TESSERA_ERR_INVALID_CURSOR: { status: 400, title: 'Invalid cursor' },
+  TESSERA_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  TESSERA_ERR_USER_NOT_FOUND: { status: 404, title: 'User not found' },
+  TESSERA_ERR_DOCUMENT_NOT_FOUND: { status: 404, title: 'Document not found' },
+  TESSERA_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  TESSERA_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  TESSERA_ERR_EMAIL_TAKEN: { status: 409, title: 'Email already in use' },
+  TESSERA_ERR_CONFLICT: { status: 409, title: 'Conflicting concurrent change' },
+  TESSERA_ERR_PRECONDITION_FAILED: { status: 412, title: 'Version does not match If-Match' },
+  TESSERA_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  TESSERA_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  TESSERA_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  TESSERA_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  TESSERA_ERR_SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
+  TESSERA_ERR_NOT_READY: { status: 503, title: 'Service not ready' },
+  TESSERA_ERR_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+  TESSERA_ERR_OVERLOADED: { status: 503, title: 'Overloaded' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** An error meant for the client: its code fixes the status and title. */
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra problem+json members (e.g. the offending field). */
+  readonly extra: Record<string, unknown>;
+  /** Seconds for a Retry-After header, where retrying helps. */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, detail?: string, opts: { extra?: Record<string, unknown>; retryAfter?: number; cause?: unknown } = {}) {
+    super(detail ?? ErrorCodes[code].title, { cause: opts.cause });
+    this.name = 'TesseraError';
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+    this.extra = opts.extra ?? {};
+    this.retryAfter = opts.retryAfter;
+  }
+}
