@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // once by the global setup.
 export default defineConfig({
   test: {
+    // The integration suites share one stack and some stop its processes.
+    fileParallelism: false,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
       {
@@ -15,8 +17,6 @@ export default defineConfig({
           globalSetup: ['test/setup/stack.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
-          // The suites share one stack and some of them stop its processes.
-          fileParallelism: false,
         },
       },
     ],

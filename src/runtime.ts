@@ -1,5 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiDeps } from './api/app.js';
+import { InvalidationBus } from './cache/invalidation.js';
+import { L1 } from './cache/l1.js';
+import { L2 } from './cache/l2.js';
+import { TieredCache } from './cache/tiered.js';
 import { MapFollower } from './catalog/follower.js';
 import { CatalogStore } from './catalog/store.js';
 import type { Config } from './config/env.js';
@@ -19,6 +23,7 @@ import { UserService } from './users/user-service.js';
 export interface Runtime {
   router: Router;
   pools: ShardPools;
+  cache: TieredCache;
   follower: MapFollower;
   store: CatalogStore;
   api: Omit<ApiDeps, 'logger'>;
@@ -54,7 +59,13 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
   const hash = await loadHasher();
   const router = new Router(await getStrategy(record.strategy), hash, ShardMap.fromRecord(record));
   const pools = new ShardPools(
-    { size: config.TESSERA_PG_POOL_SIZE, timeoutMs: config.TESSERA_SHARD_TIMEOUT_MS, applicationName: `tessera-${config.TESSERA_APP_ID}` },
+    {
+      size: config.TESSERA_PG_POOL_SIZE,
+      timeoutMs: config.TESSERA_SHARD_TIMEOUT_MS,
+      applicationName: `tessera-${config.TESSERA_APP_ID}`,
+      maxReplicaLagMs: config.TESSERA_REPLICA_MAX_LAG_MS,
+      replicaPollMs: config.TESSERA_REPLICA_POLL_MS,
+    },
     log,
   );
   pools.sync(await store.shards());
@@ -72,9 +83,47 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
     fenceWaitMs: 5000,
     onWrongShard: (shard) => metrics.wrongShard.inc({ shard }),
   });
+  const l1 = new L1({
+    maxEntries: config.TESSERA_L1_MAX_ENTRIES,
+    maxBytes: config.TESSERA_L1_MAX_BYTES,
+    ttlMs: config.TESSERA_L1_TTL_MS,
+    negativeTtlMs: config.TESSERA_NEGATIVE_TTL_MS,
+    jitter: config.TESSERA_TTL_JITTER,
+    // Longer than any replica may lag and serve, so a late stale fill always meets its floor.
+    floorTtlMs: Math.max(10_000, 10 * config.TESSERA_REPLICA_MAX_LAG_MS),
+  });
+  const l2 = new L2(
+    {
+      url: config.TESSERA_REDIS_URL,
+      timeoutMs: config.TESSERA_REDIS_TIMEOUT_MS,
+      ttlMs: config.TESSERA_L2_TTL_MS,
+      negativeTtlMs: config.TESSERA_NEGATIVE_TTL_MS,
+      jitter: config.TESSERA_TTL_JITTER,
+      prefix: 'tessera:',
+    },
+    log,
+    (up) => metrics.redisUp.set(up ? 1 : 0),
+  );
+  const cache = new TieredCache(l1, l2, undefined, metrics);
+  const bus = new InvalidationBus(config.TESSERA_REDIS_URL, 'tessera:invalidations', l2.redis, log, {
+    onMessage: (m) => cache.applyRemote(m.key, m),
+    // Messages may have been missed while disconnected; L1 entries are cheap to refill.
+    onResync: () => l1.clear(),
+  });
+  cache.attachBus(bus);
+  metrics.beforeScrape.push(() => {
+    metrics.l1Entries.set(l1.size);
+    for (const shard of pools.names()) {
+      for (const r of pools.replicaStatuses(shard)) {
+        metrics.replicaLagSeconds.set({ shard, replica: r.name }, Number.isFinite(r.lagMs) ? r.lagMs / 1000 : -1);
+        metrics.replicaLagBytes.set({ shard, replica: r.name }, r.lagBytes);
+      }
+    }
+  });
+
   const emails = new EmailClaims(router, db);
-  const users = new UserService(router, db, emails);
-  const documents = new DocumentService(router, db);
+  const users = new UserService(router, db, emails, cache);
+  const documents = new DocumentService(router, db, cache);
 
   let draining = false;
   const probe = {
@@ -98,13 +147,22 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
           if (!up) ready = false;
         }),
       );
-      return { ready, detail: { appId: config.TESSERA_APP_ID, mapVersion: router.map.version, strategy: router.map.strategy, catalog, shards } };
+      const replicas = Object.fromEntries(
+        pools.names().map((shard) => [
+          shard,
+          pools.replicaStatuses(shard).map((r) => ({ name: r.name, reachable: r.reachable, lagMs: Number.isFinite(r.lagMs) ? r.lagMs : null, lagBytes: r.lagBytes })),
+        ]),
+      );
+      // Redis down degrades to L1 + database: reported, but never a reason to be unready.
+      const redis = l2.up ? 'up' : 'down (degraded: L1 + database)';
+      return { ready, detail: { appId: config.TESSERA_APP_ID, mapVersion: router.map.version, strategy: router.map.strategy, catalog, shards, replicas, redis, l1Entries: l1.size } };
     },
   };
 
   return {
     router,
     pools,
+    cache,
     follower,
     store,
     api: {
@@ -118,6 +176,8 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       draining = true;
     },
     async close() {
+      await bus.close();
+      await l2.close();
       await follower.close();
       await pools.close();
       await store.close();

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { TOKEN_PATTERN } from '../db/lsn.js';
 import { DOCUMENT_KEY_PATTERN } from '../users/document-service.js';
 
 /**
@@ -74,6 +75,11 @@ export const ListDocsQuery = Type.Object(
   { limit: Limit, cursor: Type.Optional(Cursor), prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._~:-]{0,200}$' })) },
   { additionalProperties: false },
 );
+
+/** A read may present the consistency token of an earlier write (read-your-writes). */
+export const ReadHeaders = Type.Object({
+  'x-tessera-consistency': Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' })),
+});
 
 /** `If-Match`: `*`, or one entity tag of ours (`"3"`, weak or not). */
 export const IfMatchHeaders = Type.Object({

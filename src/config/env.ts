@@ -28,6 +28,24 @@ export const ConfigSchema = Type.Object({
   TESSERA_SHARD_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 2000 }),
   /** How often the shard map is re-read from the catalog when no notification arrives. */
   TESSERA_MAP_POLL_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** A read replica further behind than this serves no reads until it catches up. */
+  TESSERA_REPLICA_MAX_LAG_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  /** How often each app replica measures every read replica's lag. */
+  TESSERA_REPLICA_POLL_MS: Type.Integer({ minimum: 20, default: 250 }),
+  /** L1 (in-process) cache: most entries. */
+  TESSERA_L1_MAX_ENTRIES: Type.Integer({ minimum: 0, default: 50000 }),
+  /** L1 cache: most bytes of cached JSON. */
+  TESSERA_L1_MAX_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+  /** L1 time to live; short, because other replicas' writes reach L1 only through invalidations. */
+  TESSERA_L1_TTL_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  /** L2 (Redis) time to live. */
+  TESSERA_L2_TTL_MS: Type.Integer({ minimum: 1, default: 300000 }),
+  /** How long a not-found is remembered (both tiers). */
+  TESSERA_NEGATIVE_TTL_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  /** TTL jitter, as a fraction: 0.2 spreads expiries over ±20% so keys do not expire together. */
+  TESSERA_TTL_JITTER: Type.Number({ minimum: 0, maximum: 0.9, default: 0.2 }),
+  /** Past this a Redis command counts as failed and the request goes on without L2. */
+  TESSERA_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 5, default: 100 }),
   /** How long a draining replica keeps answering in-flight requests on SIGTERM. */
   TESSERA_DRAIN_MS: Type.Integer({ minimum: 0, default: 10000 }),
 });

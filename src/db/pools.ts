@@ -3,6 +3,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { TesseraError } from '../errors/catalog.js';
 import { CircuitBreaker } from './breaker.js';
 import { isUnavailable, mapDbError } from './errors.js';
+import { parseLsn } from './lsn.js';
+import { ReplicaSet } from './replicas.js';
 
 // int8 (bigint) as string: ksids and versions exceed 2^53 or must stay exact.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
@@ -22,11 +24,19 @@ export interface PoolSettings {
   timeoutMs: number;
   /** `application_name` seen in pg_stat_activity. */
   applicationName: string;
+  /** A replica further behind than this serves no reads. */
+  maxReplicaLagMs: number;
+  /** How often replica lag is measured. */
+  replicaPollMs: number;
 }
+
+/** Where a read was served. */
+export type ReadSource = 'replica' | 'primary';
 
 interface ShardPool {
   endpoints: ShardEndpoints;
   primary: pg.Pool;
+  replicas: ReplicaSet;
   breaker: CircuitBreaker;
 }
 
@@ -46,12 +56,22 @@ export class ShardPools {
   sync(endpoints: ShardEndpoints[]): void {
     for (const ep of endpoints) {
       const current = this.#shards.get(ep.name);
-      if (current && current.endpoints.primaryUrl === ep.primaryUrl) {
-        current.endpoints = ep;
-        continue;
+      if (current && current.endpoints.primaryUrl === ep.primaryUrl && current.endpoints.replicaUrls.join() === ep.replicaUrls.join()) continue;
+      if (current) {
+        void current.primary.end().catch(() => undefined);
+        void current.replicas.close();
       }
-      if (current) void current.primary.end().catch(() => undefined);
-      this.#shards.set(ep.name, { endpoints: ep, primary: this.#makePool(ep.name, ep.primaryUrl), breaker: new CircuitBreaker() });
+      const primary = this.#makePool(ep.name, ep.primaryUrl);
+      const replicas = new ReplicaSet(ep.name, ep.replicaUrls, primary, {
+        size: this.settings.size,
+        timeoutMs: this.settings.timeoutMs,
+        applicationName: this.settings.applicationName,
+        maxLagMs: this.settings.maxReplicaLagMs,
+        pollMs: this.settings.replicaPollMs,
+        log: this.log,
+      });
+      void replicas.start();
+      this.#shards.set(ep.name, { endpoints: ep, primary, replicas, breaker: new CircuitBreaker() });
     }
   }
 
@@ -123,19 +143,61 @@ export class ShardPools {
     }
   }
 
-  /** Runs `fn` in a transaction on the shard's primary. */
-  async tx<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction on the shard's primary. Returns its result and
+   * the primary's WAL position after the commit: the consistency token a
+   * client presents to read its own write from a replica.
+   */
+  async tx<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<{ result: T; lsn: bigint }> {
     return this.withPrimary(shard, async (client) => {
       await client.query('BEGIN');
+      let result: T;
       try {
-        const result = await fn(client);
+        result = await fn(client);
         await client.query('COMMIT');
-        return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
+      const pos = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return { result, lsn: parseLsn(pos.rows[0]!.lsn) };
     });
+  }
+
+  /**
+   * A read: on a replica that is fresh enough (within the lag limit and, with
+   * `minLsn`, replayed past it), else on the primary. A replica that fails is
+   * banned until its next probe and the read goes to the primary, so reads
+   * never fail because a replica is down or behind.
+   */
+  async read<T>(shard: string, fn: (client: pg.ClientBase) => Promise<T>, minLsn?: bigint): Promise<{ value: T; source: ReadSource }> {
+    const sp = this.#shards.get(shard);
+    const replica = sp?.replicas.pick(minLsn);
+    if (sp && replica) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await replica.pool.connect();
+        const value = await fn(client);
+        client.release();
+        return { value, source: 'replica' };
+      } catch (err) {
+        client?.release(err as Error);
+        if (!isUnavailable(err)) throw mapDbError(shard, err);
+        sp.replicas.ban(replica.name);
+        this.log.warn({ err, shard, replica: replica.name }, 'replica read failed; using the primary');
+      }
+    }
+    return { value: await this.withPrimary(shard, fn), source: 'primary' };
+  }
+
+  /** The replicas of a shard with their measured lag, for metrics and /readyz. */
+  replicaStatuses(shard: string) {
+    return this.#shards.get(shard)?.replicas.statuses() ?? [];
+  }
+
+  /** Re-measures every replica now (tests use it to avoid waiting for the interval). */
+  async probeReplicas(): Promise<void> {
+    await Promise.all([...this.#shards.values()].map((sp) => sp.replicas.probe()));
   }
 
   /** One statement on the shard's primary. */
@@ -147,6 +209,6 @@ export class ShardPools {
   async close(): Promise<void> {
     const pools = [...this.#shards.values()];
     this.#shards.clear();
-    await Promise.all(pools.map((sp) => sp.primary.end().catch(() => undefined)));
+    await Promise.all(pools.flatMap((sp) => [sp.primary.end().catch(() => undefined), sp.replicas.close()]));
   }
 }

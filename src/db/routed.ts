@@ -3,7 +3,8 @@ import { TesseraError } from '../errors/catalog.js';
 import type { KeyRange } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { WrongShardError } from './errors.js';
-import type { ShardPools } from './pools.js';
+import type { ConsistencyToken } from './lsn.js';
+import type { ReadSource, ShardPools } from './pools.js';
 
 /** What a routed operation gets: the shard it runs on and a client there. */
 export interface RoutedContext {
@@ -15,6 +16,16 @@ export interface RoutedContext {
 export interface Routed<T> {
   shard: string;
   value: T;
+}
+
+/** A committed write: also the primary's WAL position after its commit. */
+export interface RoutedWrite<T> extends Routed<T> {
+  lsn: bigint;
+}
+
+/** A routed read: also where it was served. */
+export interface RoutedRead<T> extends Routed<T> {
+  source: ReadSource;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,8 +46,20 @@ export class RoutedDb {
   ) {}
 
   /** Runs `fn` in a transaction on the primary owning `ksid`. */
-  tx<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
-    return this.#withOwner(ksid, (shard) => this.pools.tx(shard, (client) => fn({ shard, client })));
+  async tx<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<RoutedWrite<T>> {
+    const { shard, value } = await this.#withOwner(ksid, (shard) => this.pools.tx(shard, (client) => fn({ shard, client })));
+    return { shard, value: value.result, lsn: value.lsn };
+  }
+
+  /**
+   * A read on the shard owning `ksid`: a fresh replica or the primary. With a
+   * token for that shard, only a source replayed past the token's position.
+   */
+  async read<T>(ksid: bigint, fn: (client: pg.ClientBase) => Promise<T>, token?: ConsistencyToken): Promise<RoutedRead<T>> {
+    const shard = this.ownerOf(ksid);
+    const minLsn = token && token.shard === shard ? token.lsn : undefined;
+    const { value, source } = await this.pools.read(shard, fn, minLsn);
+    return { shard, value, source };
   }
 
   /** Runs `fn` with a client (autocommit) on the primary owning `ksid`. */
@@ -78,12 +101,12 @@ export class RoutedDb {
    * Scatter: runs `fn` on every shard of the map at once, each with the ranges
    * it owns in that map (so rows being copied during a reshard are not seen twice).
    */
-  async scatter<T>(fn: (shard: string, ranges: KeyRange[], client: pg.PoolClient) => Promise<T>): Promise<Routed<T>[]> {
+  async scatter<T>(fn: (shard: string, ranges: KeyRange[], client: pg.ClientBase) => Promise<T>): Promise<Routed<T>[]> {
     const map = this.router.map;
     return Promise.all(
       map.shards().map(async (shard) => ({
         shard,
-        value: await this.pools.withPrimary(shard, (client) => fn(shard, map.rangesOf(shard), client)),
+        value: (await this.pools.read(shard, (client) => fn(shard, map.rangesOf(shard), client))).value,
       })),
     );
   }

@@ -7,6 +7,8 @@ export function createMetrics(appId: string) {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
+    /** Run before each scrape, to set gauges that are read off other objects. */
+    beforeScrape: [] as (() => void)[],
     httpRequests: new Counter({
       name: 'tessera_http_requests_total',
       help: 'HTTP requests by route, method and status',
@@ -25,6 +27,44 @@ export function createMetrics(appId: string) {
       name: 'tessera_wrong_shard_total',
       help: 'Writes refused by a shard fence (stale map), then re-routed',
       labelNames: ['shard'] as const,
+      registers: [registry],
+    }),
+    cacheRequests: new Counter({
+      name: 'tessera_cache_requests_total',
+      help: 'Cache look-ups by tier and result',
+      labelNames: ['tier', 'result'] as const,
+      registers: [registry],
+    }),
+    reads: new Counter({
+      name: 'tessera_reads_total',
+      help: 'Reads by the source that served them (l1, l2, replica, primary)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    fillsRejected: new Counter({
+      name: 'tessera_cache_fills_rejected_total',
+      help: 'Cache fills refused because the tier held a newer version',
+      labelNames: ['tier'] as const,
+      registers: [registry],
+    }),
+    invalidationsSent: new Counter({ name: 'tessera_cache_invalidations_sent_total', help: 'Invalidations published', registers: [registry] }),
+    invalidationsReceived: new Counter({
+      name: 'tessera_cache_invalidations_received_total',
+      help: 'Invalidations applied from other replicas',
+      registers: [registry],
+    }),
+    redisUp: new Gauge({ name: 'tessera_redis_up', help: 'Whether Redis (L2, invalidations) is reachable', registers: [registry] }),
+    l1Entries: new Gauge({ name: 'tessera_l1_entries', help: 'Entries in the in-process cache', registers: [registry] }),
+    replicaLagSeconds: new Gauge({
+      name: 'tessera_replica_lag_seconds',
+      help: 'How long each read replica has been behind its primary (0 when caught up)',
+      labelNames: ['shard', 'replica'] as const,
+      registers: [registry],
+    }),
+    replicaLagBytes: new Gauge({
+      name: 'tessera_replica_lag_bytes',
+      help: 'WAL bytes each read replica has not replayed',
+      labelNames: ['shard', 'replica'] as const,
       registers: [registry],
     }),
     shardUp: new Gauge({ name: 'tessera_shard_up', help: 'Whether the shard primary answered the last readiness probe', labelNames: ['shard'] as const, registers: [registry] }),

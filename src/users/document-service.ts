@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { TesseraError } from '../errors/catalog.js';
 import { sqlState } from '../db/errors.js';
 import type { RoutedDb } from '../db/routed.js';
@@ -6,7 +7,17 @@ import type { Router } from '../routing/router.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { Document, DocumentRow } from './model.js';
 import { DOCUMENT_COLUMNS, toDocument } from './model.js';
-import type { OnShard } from './user-service.js';
+import type { CacheEntry } from '../cache/entry.js';
+import { notFound } from '../cache/entry.js';
+import type { TieredCache } from '../cache/tiered.js';
+import type { ConsistencyToken } from '../db/lsn.js';
+import type { OnShard, ReadThrough, Written } from './user-service.js';
+
+/** Cache key of one document. */
+export const documentKey = (userId: string, key: string) => `d:${userId}:${key}`;
+
+const docEntry = (row: DocumentRow | undefined): CacheEntry =>
+  row ? { kind: 'data', e: Number(row.created_us), v: Number(row.version), json: JSON.stringify(toDocument(row)) } : notFound();
 
 /** The characters a document key may use: URL-safe without escaping. */
 export const DOCUMENT_KEY_PATTERN = '^[A-Za-z0-9._~:-]{1,200}$';
@@ -23,11 +34,23 @@ export class DocumentService {
   constructor(
     private readonly router: Router,
     private readonly db: RoutedDb,
+    private readonly cache: TieredCache,
   ) {}
 
   /** Stores `value` under `key`. `created` tells 201 from 200. */
-  async put(userId: string, key: string, value: unknown, cond: PutConditions = {}): Promise<OnShard<{ doc: Document; created: boolean }>> {
+  async put(userId: string, key: string, value: unknown, cond: PutConditions = {}): Promise<Written<{ doc: Document; created: boolean }>> {
     const ksid = this.router.userKsid(userId);
+    const written = await this.#write(ksid, userId, key, value, cond);
+    const { row } = written.value;
+    await this.cache.written(documentKey(userId, key), { e: Number(row.created_us), v: Number(row.version) });
+    return {
+      shard: written.shard,
+      value: { doc: toDocument(row), created: written.value.created },
+      token: { shard: written.shard, lsn: written.lsn },
+    };
+  }
+
+  #write(ksid: bigint, userId: string, key: string, value: unknown, cond: PutConditions) {
     const k = ksidToSql(ksid);
     const json = JSON.stringify(value);
     return this.db.tx(ksid, async ({ client }) => {
@@ -40,7 +63,7 @@ export class DocumentService {
         );
         const row = res.rows[0];
         if (!row) throw await this.#preconditionFailure(client, k, userId, key, cond.ifMatch);
-        return { doc: toDocument(row), created: false };
+        return { row, created: false };
       }
       try {
         const res = await client.query<DocumentRow & { inserted: boolean }>(
@@ -51,7 +74,7 @@ export class DocumentService {
         );
         const row = res.rows[0];
         if (!row) throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `document ${key} already exists (If-None-Match: *)`);
-        return { doc: toDocument(row), created: row.inserted };
+        return { row, created: row.inserted };
       } catch (err) {
         // The foreign key to users says the user does not exist.
         if (sqlState(err) === '23503') throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
@@ -60,7 +83,7 @@ export class DocumentService {
     });
   }
 
-  async #preconditionFailure(client: import('pg').PoolClient, k: string, userId: string, key: string, ifMatch: number | '*'): Promise<TesseraError> {
+  async #preconditionFailure(client: pg.PoolClient, k: string, userId: string, key: string, ifMatch: number | '*'): Promise<TesseraError> {
     const cur = await client.query<{ version: string }>('SELECT version FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3', [k, userId, key]);
     const user = await client.query('SELECT 1 FROM users WHERE ksid = $1 AND id = $2', [k, userId]);
     if (user.rowCount === 0) return new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
@@ -72,31 +95,47 @@ export class DocumentService {
     );
   }
 
-  /** Reads one document. */
-  async get(userId: string, key: string): Promise<OnShard<Document | undefined>> {
+  /** Reads one document through L1 → L2 → a fresh replica → the primary. */
+  async get(userId: string, key: string, token?: ConsistencyToken): Promise<ReadThrough> {
     const ksid = this.router.userKsid(userId);
-    const { shard, value } = await this.db.onPrimary(ksid, ({ client }) =>
-      client.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3`, [ksidToSql(ksid), userId, key]),
+    const shard = this.db.ownerOf(ksid);
+    const sql = (client: pg.ClientBase) =>
+      client.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3`, [ksidToSql(ksid), userId, key]);
+    const read = await this.cache.read(
+      documentKey(userId, key),
+      async (primary) => {
+        const r = primary ? { ...(await this.db.onPrimary(ksid, ({ client }) => sql(client))), source: 'primary' as const } : await this.db.read(ksid, sql, token);
+        return { entry: docEntry(r.value.rows[0]), source: r.source, shard: r.shard };
+      },
+      token !== undefined && token.shard === shard,
     );
-    const row = value.rows[0];
-    return { shard, value: row && toDocument(row) };
+    return { ...read, shard: read.shard ?? shard };
   }
 
   /** Deletes one document; false if there was none. */
-  async delete(userId: string, key: string): Promise<OnShard<boolean>> {
+  async delete(userId: string, key: string): Promise<Written<boolean>> {
     const ksid = this.router.userKsid(userId);
-    const { shard, value } = await this.db.tx(ksid, ({ client }) =>
-      client.query('DELETE FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3', [ksidToSql(ksid), userId, key]),
+    const { shard, value, lsn } = await this.db.tx(ksid, ({ client }) =>
+      client.query<{ at: string }>(
+        'DELETE FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3 RETURNING (extract(epoch FROM now()) * 1000000)::int8::text AS at',
+        [ksidToSql(ksid), userId, key],
+      ),
     );
-    return { shard, value: (value.rowCount ?? 0) > 0 };
+    const at = value.rows[0]?.at;
+    // A later incarnation of the key is created after `at`, so this floor refuses only older copies.
+    if (at !== undefined) await this.cache.written(documentKey(userId, key), { e: Number(at), v: 0 });
+    return { shard, value: at !== undefined, token: { shard, lsn } };
   }
 
   /** Lists a user's documents in key order; 404 when the user does not exist. */
-  async list(userId: string, opts: { prefix?: string; limit: number; cursor?: string }): Promise<OnShard<{ documents: Document[]; nextCursor: string | null }>> {
+  async list(
+    userId: string,
+    opts: { prefix?: string; limit: number; cursor?: string; token?: ConsistencyToken },
+  ): Promise<OnShard<{ documents: Document[]; nextCursor: string | null }>> {
     const ksid = this.router.userKsid(userId);
     const after = opts.cursor === undefined ? '' : decodeCursor(opts.cursor, (a) => KEY_RE.test(a));
     const k = ksidToSql(ksid);
-    const { shard, value } = await this.db.onPrimary(ksid, async ({ client }) => {
+    const { shard, value } = await this.db.read(ksid, async (client) => {
       const user = await client.query('SELECT 1 FROM users WHERE ksid = $1 AND id = $2', [k, userId]);
       if (user.rowCount === 0) return undefined;
       const res = await client.query<DocumentRow>(
@@ -106,7 +145,7 @@ export class DocumentService {
         [k, userId, after, opts.prefix ?? '', opts.limit + 1],
       );
       return res.rows;
-    });
+    }, opts.token);
     if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
     const page = value.slice(0, opts.limit);
     const last = page.at(-1);

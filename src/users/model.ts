@@ -33,11 +33,14 @@ export interface DocumentRow {
   key: string;
   value: unknown;
   version: string;
+  created_at: Date;
   updated_at: Date;
+  /** created_at in microseconds: tells incarnations of a key apart in the caches. */
+  created_us: string;
 }
 
 export const USER_COLUMNS = 'id, email, name, profile, version, created_at, updated_at';
-export const DOCUMENT_COLUMNS = 'key, value, version, updated_at';
+export const DOCUMENT_COLUMNS = 'key, value, version, created_at, updated_at, (extract(epoch FROM created_at) * 1000000)::int8::text AS created_us';
 
 export function toUser(row: UserRow): User {
   return {

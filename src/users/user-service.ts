@@ -1,6 +1,12 @@
+import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import type { CachedRead, TieredCache } from '../cache/tiered.js';
+import { GONE_EPOCH, notFound } from '../cache/entry.js';
+import type { CacheEntry } from '../cache/entry.js';
 import { TesseraError } from '../errors/catalog.js';
+import type { ConsistencyToken } from '../db/lsn.js';
 import type { RoutedDb } from '../db/routed.js';
+import { ksidToSql } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { normalizeEmail } from '../routing/strategies/hash.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -16,6 +22,16 @@ export interface OnShard<T> {
   value: T;
 }
 
+/** A committed write: its result and the consistency token of the write. */
+export interface Written<T> extends OnShard<T> {
+  token: ConsistencyToken;
+}
+
+/** A read through the caches: the entry (JSON text ready to send) and where it came from. */
+export interface ReadThrough extends CachedRead {
+  shard: string;
+}
+
 /** A page of a cross-shard listing. */
 export interface UserPage {
   users: User[];
@@ -24,15 +40,26 @@ export interface UserPage {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Cache keys. User ids are never reused, so a user's entries need no incarnation. */
+export const userKey = (id: string) => `u:${id}`;
+export const emailKey = (norm: string) => `e:${norm}`;
+/** Email → id mappings: a write raises the floor to 1 so a late "not found" cannot stick. */
+const EMAIL_FLOOR = { e: 0, v: 1 };
+
+const userEntry = (row: UserRow | undefined): CacheEntry =>
+  row ? { kind: 'data', e: 0, v: Number(row.version), json: JSON.stringify(toUser(row)) } : notFound();
+
 /**
  * The user domain: creates, reads, updates, deletes and lists users across
- * shards, keeping emails globally unique through {@link EmailClaims}.
+ * shards, keeping emails globally unique through {@link EmailClaims} and the
+ * caches coherent through {@link TieredCache}.
  */
 export class UserService {
   constructor(
     private readonly router: Router,
     private readonly db: RoutedDb,
     private readonly emails: EmailClaims,
+    private readonly cache: TieredCache,
   ) {}
 
   /** The shard that owns a user id now. */
@@ -41,34 +68,69 @@ export class UserService {
   }
 
   /** Creates a user with a new UUIDv7 id. */
-  async create(input: { email: string; name: string; profile?: Record<string, unknown> }): Promise<OnShard<User>> {
+  async create(input: { email: string; name: string; profile?: Record<string, unknown> }): Promise<Written<User>> {
     const id = uuidv7();
     const ksid = this.router.userKsid(id);
     const email = input.email.trim();
-    return this.emails.claim(email, id, async () => {
-      const { shard, value } = await this.db.tx(ksid, ({ client }) =>
-        insertUser(client, { ksid, id, email, name: input.name, profile: input.profile ?? {} }),
-      );
-      return { shard, value: toUser(value) };
-    });
+    const written = await this.emails.claim(email, id, () =>
+      this.db.tx(ksid, ({ client }) => insertUser(client, { ksid, id, email, name: input.name, profile: input.profile ?? {} })),
+    );
+    // Clears a cached "not found" for the id and for the email.
+    await Promise.all([this.cache.written(userKey(id), { e: 0, v: 1 }), this.cache.written(emailKey(normalizeEmail(email)), EMAIL_FLOOR)]);
+    return { shard: written.shard, value: toUser(written.value), token: { shard: written.shard, lsn: written.lsn } };
   }
 
-  /** Reads a user from its shard's primary. */
-  async get(id: string): Promise<OnShard<User | undefined>> {
+  /**
+   * Reads a user through L1 → L2 → a fresh replica → the primary. With a
+   * consistency token for the user's shard, only a source that has replayed
+   * the token's write answers.
+   */
+  async get(id: string, token?: ConsistencyToken): Promise<ReadThrough> {
     const ksid = this.router.userKsid(id);
-    const { shard, value } = await this.db.onPrimary(ksid, ({ client }) => selectUser(client, ksid, id));
-    return { shard, value: value && toUser(value) };
+    const shard = this.db.ownerOf(ksid);
+    const fresh = token !== undefined && token.shard === shard;
+    const read = await this.cache.read(
+      userKey(id),
+      async (primary) => {
+        if (primary) {
+          const r = await this.db.onPrimary(ksid, ({ client }) => selectUser(client, ksid, id));
+          return { entry: userEntry(r.value), source: 'primary', shard: r.shard };
+        }
+        const r = await this.db.read(ksid, (client) => selectUser(client, ksid, id), token);
+        return { entry: userEntry(r.value), source: r.source, shard: r.shard };
+      },
+      fresh,
+    );
+    return { ...read, shard: read.shard ?? shard };
+  }
+
+  /** The user as its primary has it now (for decisions that must not act on a stale copy). */
+  async #current(id: string): Promise<User | undefined> {
+    const ksid = this.router.userKsid(id);
+    const { value } = await this.db.onPrimary(ksid, ({ client }) => selectUser(client, ksid, id));
+    return value && toUser(value);
   }
 
   /** Finds the user holding `email` (case-insensitively) through the lookup table. */
-  async getByEmail(email: string): Promise<OnShard<User | undefined>> {
+  async getByEmail(email: string, token?: ConsistencyToken): Promise<ReadThrough> {
     const norm = normalizeEmail(email);
-    const userId = await this.emails.lookup(norm);
-    if (!userId) return { shard: this.db.ownerOf(this.router.emailKsid(norm)), value: undefined };
-    const found = await this.get(userId);
-    // A stale claim (user gone or moved to another email) is not a match.
-    if (found.value && normalizeEmail(found.value.email) !== norm) return { shard: found.shard, value: undefined };
-    return found;
+    const ksid = this.router.emailKsid(norm);
+    const lookup = async (primary: boolean) => {
+      const sql = (client: pg.ClientBase) =>
+        client.query<{ user_id: string }>('SELECT user_id FROM email_lookup WHERE ksid = $1 AND email = $2', [ksidToSql(ksid), norm]);
+      const r = primary ? { ...(await this.db.onPrimary(ksid, ({ client }) => sql(client))), source: 'primary' as const } : await this.db.read(ksid, sql, token);
+      const userId = r.value.rows[0]?.user_id;
+      const entry: CacheEntry = userId ? { kind: 'data', ...EMAIL_FLOOR, json: JSON.stringify(userId) } : notFound();
+      return { entry, source: r.source, shard: r.shard };
+    };
+    for (const fresh of [token !== undefined, true]) {
+      const mapping = await this.cache.read(emailKey(norm), lookup, fresh);
+      if (mapping.entry.kind !== 'data') return { ...mapping, shard: mapping.shard ?? this.db.ownerOf(ksid) };
+      const user = await this.get(JSON.parse(mapping.entry.json as string) as string, token);
+      if (user.entry.kind === 'data' && normalizeEmail((JSON.parse(user.entry.json as string) as User).email) === norm) return user;
+      // A stale mapping (the user moved to another email or is gone): ask the primary once.
+    }
+    return { entry: notFound(), tier: 'miss', source: 'primary', shard: this.db.ownerOf(ksid) };
   }
 
   /**
@@ -76,12 +138,11 @@ export class UserService {
    * mismatch is 412. Without it, the update still never overwrites a change it
    * did not see: it re-reads and re-applies on a concurrent change.
    */
-  async patch(id: string, changes: UserChanges, ifMatch?: number): Promise<OnShard<User>> {
+  async patch(id: string, changes: UserChanges, ifMatch?: number): Promise<Written<User>> {
     const ksid = this.router.userKsid(id);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.get(id);
-      if (!current.value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
-      const base = current.value;
+      const base = await this.#current(id);
+      if (!base) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
       if (ifMatch !== undefined && base.version !== ifMatch) {
         throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `user ${id} is at version ${base.version}, not ${ifMatch}`, {
           extra: { currentVersion: base.version },
@@ -90,12 +151,19 @@ export class UserService {
       const write = () => this.db.tx(ksid, ({ client }) => updateUser(client, ksid, id, base.version, changes));
       const newEmail = changes.email?.trim();
       const emailMoves = newEmail !== undefined && normalizeEmail(newEmail) !== normalizeEmail(base.email);
-      const updated: { shard: string; value: UserRow | undefined } = emailMoves
-        ? await this.emails.claim(newEmail, id, write)
-        : await write();
+      const updated = emailMoves ? await this.emails.claim(newEmail, id, write) : await write();
       if (updated.value) {
-        if (emailMoves) await this.emails.release(base.email, id).catch(() => undefined); // stale at worst
-        return { shard: updated.shard, value: toUser(updated.value) };
+        const user = toUser(updated.value);
+        const invalidations = [this.cache.written(userKey(id), { e: 0, v: user.version })];
+        if (emailMoves) {
+          await this.emails.release(base.email, id).catch(() => undefined); // stale at worst
+          invalidations.push(
+            this.cache.written(emailKey(normalizeEmail(base.email)), EMAIL_FLOOR),
+            this.cache.written(emailKey(normalizeEmail(newEmail)), EMAIL_FLOOR),
+          );
+        }
+        await Promise.all(invalidations);
+        return { shard: updated.shard, value: user, token: { shard: updated.shard, lsn: updated.lsn } };
       }
       // Changed (or deleted) between read and write: decide again on fresh data.
     }
@@ -103,12 +171,26 @@ export class UserService {
   }
 
   /** Deletes a user, its documents, then its email claim (reverse of create). */
-  async delete(id: string): Promise<OnShard<boolean>> {
+  async delete(id: string): Promise<Written<boolean>> {
     const ksid = this.router.userKsid(id);
-    const { shard, value } = await this.db.tx(ksid, ({ client }) => deleteUser(client, ksid, id));
-    if (!value) return { shard, value: false };
+    const { shard, value, lsn } = await this.db.tx(ksid, async ({ client }) => {
+      // Deleted explicitly (not by cascade) to learn which document keys to invalidate.
+      const docs = await client.query<{ key: string; at: string }>(
+        `DELETE FROM documents WHERE ksid = $1 AND user_id = $2 RETURNING key, (extract(epoch FROM now()) * 1000000)::int8::text AS at`,
+        [ksidToSql(ksid), id],
+      );
+      const user = await deleteUser(client, ksid, id);
+      return user && { email: user.email, docs: docs.rows };
+    });
+    const token = { shard, lsn };
+    if (!value) return { shard, value: false, token };
     await this.emails.release(value.email, id).catch(() => undefined); // a leftover claim is stale, reclaimable
-    return { shard, value: true };
+    await Promise.all([
+      this.cache.written(userKey(id), { e: GONE_EPOCH, v: 0 }, 'gone'),
+      this.cache.written(emailKey(normalizeEmail(value.email)), EMAIL_FLOOR),
+      ...value.docs.map((d) => this.cache.written(`d:${id}:${d.key}`, { e: Number(d.at), v: 0 })),
+    ]);
+    return { shard, value: true, token };
   }
 
   /**

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS documents (
   key         text        COLLATE "C" NOT NULL,
   value       jsonb       NOT NULL,
   version     bigint      NOT NULL DEFAULT 1,
+  -- A key can be deleted and created again; caches tell incarnations apart by this.
+  created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (ksid, user_id, key),
   FOREIGN KEY (ksid, user_id) REFERENCES users (ksid, id) ON DELETE CASCADE

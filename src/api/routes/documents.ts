@@ -2,8 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/catalog.js';
 import type { DocumentService } from '../../users/document-service.js';
+import { parseToken } from '../../db/lsn.js';
 import { etagOf, parseIfMatch } from '../etag.js';
-import { NoContent, DocPage, DocParams, Document, IfMatchHeaders, ListDocsQuery, UserIdParams } from '../schemas.js';
+import { markWrite, sendRead } from '../reads.js';
+import { NoContent, DocPage, DocParams, Document, IfMatchHeaders, ListDocsQuery, ReadHeaders, UserIdParams } from '../schemas.js';
 
 const problem = { $ref: 'Problem#' };
 
@@ -26,13 +28,12 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const ifMatch = parseIfMatch(req.headers['if-match']);
-      const { shard, value } = await documents.put(id, req.params.key, req.body, {
+      const { shard, value, token } = await documents.put(id, req.params.key, req.body, {
         ...(ifMatch !== undefined && { ifMatch }),
         ...(req.headers['if-none-match'] === '*' && { ifNoneMatch: '*' as const }),
       });
-      return reply
+      return markWrite(reply, shard, token)
         .code(value.created ? 201 : 200)
-        .header('x-tessera-shard', shard)
         .header('etag', etagOf(value.doc.version))
         .header('location', `/v1/users/${id}/data/${req.params.key}`)
         .send(value.doc);
@@ -41,13 +42,11 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
 
   app.get(
     '/v1/users/:id/data/:key',
-    { schema: { tags: ['documents'], summary: 'Read a document', params: DocParams, response: { 200: Document, 404: problem } } },
+    { schema: { tags: ['documents'], summary: 'Read a document', params: DocParams, headers: ReadHeaders, response: { 200: Document, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { shard, value } = await documents.get(id, req.params.key);
-      void reply.header('x-tessera-shard', shard);
-      if (!value) throw new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`);
-      return reply.header('etag', etagOf(value.version)).send(value);
+      const read = await documents.get(id, req.params.key, parseToken(req.headers['x-tessera-consistency']));
+      return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`));
     },
   );
 
@@ -56,8 +55,8 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
     { schema: { tags: ['documents'], summary: 'Delete a document', params: DocParams, response: { 204: NoContent, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { shard, value } = await documents.delete(id, req.params.key);
-      void reply.header('x-tessera-shard', shard);
+      const { shard, value, token } = await documents.delete(id, req.params.key);
+      void markWrite(reply, shard, token);
       if (!value) throw new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`);
       return reply.code(204).send(null);
     },
@@ -65,13 +64,16 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
 
   app.get(
     '/v1/users/:id/data',
-    { schema: { tags: ['documents'], summary: "List a user's documents", params: UserIdParams, querystring: ListDocsQuery, response: { 200: DocPage, 404: problem } } },
+    {
+      schema: { tags: ['documents'], summary: "List a user's documents", params: UserIdParams, headers: ReadHeaders, querystring: ListDocsQuery, response: { 200: DocPage, 404: problem } },
+    },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const { shard, value } = await documents.list(id, {
         limit: req.query.limit,
         ...(req.query.prefix !== undefined && { prefix: req.query.prefix }),
         ...(req.query.cursor !== undefined && { cursor: req.query.cursor }),
+        token: parseToken(req.headers['x-tessera-consistency']),
       });
       return reply.header('x-tessera-shard', shard).send(value);
     },

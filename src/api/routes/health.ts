@@ -23,6 +23,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ probe: ReadinessProbe; me
   });
 
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
+    for (const refresh of metrics.beforeScrape) refresh();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { TesseraError } from '../../errors/catalog.js';
 import type { UserService } from '../../users/user-service.js';
+import { parseToken } from '../../db/lsn.js';
 import { etagOf, parseIfMatch } from '../etag.js';
-import { NoContent, CreateUserBody, EmailParams, IfMatchHeaders, ListUsersQuery, PatchUserBody, User, UserIdParams, UserPage } from '../schemas.js';
+import { markWrite, sendRead } from '../reads.js';
+import { NoContent, CreateUserBody, EmailParams, IfMatchHeaders, ListUsersQuery, PatchUserBody, ReadHeaders, User, UserIdParams, UserPage } from '../schemas.js';
 
 const problem = { $ref: 'Problem#' };
 
@@ -19,8 +21,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
     { schema: { tags: ['users'], summary: 'Create a user', body: CreateUserBody, response: { 201: User, 400: problem, 409: problem } } },
     async (req, reply) => {
       checkProfile(req.body.profile);
-      const { shard, value } = await users.create(req.body);
-      return reply.code(201).header('x-tessera-shard', shard).header('location', `/v1/users/${value.id}`).header('etag', etagOf(value.version)).send(value);
+      const { shard, value, token } = await users.create(req.body);
+      return markWrite(reply, shard, token).code(201).header('location', `/v1/users/${value.id}`).header('etag', etagOf(value.version)).send(value);
     },
   );
 
@@ -32,24 +34,20 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
 
   app.get(
     '/v1/users/by-email/:email',
-    { schema: { tags: ['users'], summary: 'Find a user by email (case-insensitive)', params: EmailParams, response: { 200: User, 404: problem } } },
+    { schema: { tags: ['users'], summary: 'Find a user by email (case-insensitive)', params: EmailParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
     async (req, reply) => {
-      const { shard, value } = await users.getByEmail(req.params.email);
-      void reply.header('x-tessera-shard', shard);
-      if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user with email ${req.params.email}`);
-      return reply.header('etag', etagOf(value.version)).send(value);
+      const read = await users.getByEmail(req.params.email, parseToken(req.headers['x-tessera-consistency']));
+      return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user with email ${req.params.email}`));
     },
   );
 
   app.get(
     '/v1/users/:id',
-    { schema: { tags: ['users'], summary: 'Read a user', params: UserIdParams, response: { 200: User, 404: problem } } },
+    { schema: { tags: ['users'], summary: 'Read a user', params: UserIdParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { shard, value } = await users.get(id);
-      void reply.header('x-tessera-shard', shard);
-      if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
-      return reply.header('etag', etagOf(value.version)).send(value);
+      const read = await users.get(id, parseToken(req.headers['x-tessera-consistency']));
+      return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`));
     },
   );
 
@@ -70,8 +68,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
       checkProfile(req.body.profile);
       const ifMatch = parseIfMatch(req.headers['if-match']);
       void reply.header('x-tessera-shard', users.shardOf(id));
-      const { shard, value } = await users.patch(id, req.body, ifMatch === '*' ? undefined : ifMatch);
-      return reply.header('x-tessera-shard', shard).header('etag', etagOf(value.version)).send(value);
+      const { shard, value, token } = await users.patch(id, req.body, ifMatch === '*' ? undefined : ifMatch);
+      return markWrite(reply, shard, token).header('etag', etagOf(value.version)).send(value);
     },
   );
 
@@ -80,8 +78,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
     { schema: { tags: ['users'], summary: 'Delete a user, its documents and its email claim', params: UserIdParams, response: { 204: NoContent, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { shard, value } = await users.delete(id);
-      void reply.header('x-tessera-shard', shard);
+      const { shard, value, token } = await users.delete(id);
+      void markWrite(reply, shard, token);
       if (!value) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
       return reply.code(204).send(null);
     },

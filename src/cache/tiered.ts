@@ -1,0 +1,114 @@
+import type { ReadSource } from '../db/pools.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CacheEntry } from './entry.js';
+import { compareVersions } from './entry.js';
+import type { InvalidationBus } from './invalidation.js';
+import type { L1 } from './l1.js';
+import type { L2 } from './l2.js';
+
+/** What a database load returns to the cache. */
+export interface Loaded {
+  entry: CacheEntry;
+  source: ReadSource;
+  shard: string;
+}
+
+/** A read through the tiers: the entry, the tier that answered and, on a miss, the source. */
+export interface CachedRead {
+  entry: CacheEntry;
+  tier: 'l1' | 'l2' | 'miss';
+  source?: ReadSource;
+  shard?: string;
+}
+
+/**
+ * Reads go L1 → L2 → database; writes record a version floor in every tier.
+ * Concurrent misses for one key in this process share one load
+ * (single-flight). A load from a replica that is older than a known write is
+ * repeated on the primary, and fills never replace a newer version.
+ */
+export class TieredCache {
+  readonly #inflight = new Map<string, Promise<CachedRead>>();
+  #bus: InvalidationBus | undefined;
+
+  constructor(
+    readonly l1: L1,
+    readonly l2: L2,
+    bus: InvalidationBus | undefined,
+    private readonly metrics: Metrics,
+  ) {
+    this.#bus = bus;
+  }
+
+  /** Connects the invalidation channel (built after the cache, since it calls back into it). */
+  attachBus(bus: InvalidationBus): void {
+    this.#bus = bus;
+  }
+
+  /**
+   * Reads `key`. `load(primary)` reads the database (a fresh replica, or the
+   * primary when asked). `fresh` (a read carrying a consistency token) skips
+   * both tiers so that no entry older than the client's write can answer.
+   */
+  async read(key: string, load: (primary: boolean) => Promise<Loaded>, fresh = false): Promise<CachedRead> {
+    if (!fresh) {
+      const hit = this.l1.get(key);
+      if (hit) {
+        this.metrics.cacheRequests.inc({ tier: 'l1', result: 'hit' });
+        this.metrics.reads.inc({ source: 'l1' });
+        return { entry: hit, tier: 'l1' };
+      }
+      this.metrics.cacheRequests.inc({ tier: 'l1', result: 'miss' });
+    }
+    const flightKey = fresh ? `${key}#fresh` : key;
+    const running = this.#inflight.get(flightKey);
+    if (running) return running;
+    const flight = this.#load(key, load, fresh).finally(() => this.#inflight.delete(flightKey));
+    this.#inflight.set(flightKey, flight);
+    return flight;
+  }
+
+  async #load(key: string, load: (primary: boolean) => Promise<Loaded>, fresh: boolean): Promise<CachedRead> {
+    let floor = this.l1.floorOf(key);
+    if (!fresh) {
+      const inL2 = await this.l2.get(key);
+      if (inL2 && inL2.kind !== 'floor') {
+        this.metrics.cacheRequests.inc({ tier: 'l2', result: 'hit' });
+        this.metrics.reads.inc({ source: 'l2' });
+        this.l1.fill(key, inL2);
+        return { entry: inL2, tier: 'l2' };
+      }
+      this.metrics.cacheRequests.inc({ tier: 'l2', result: 'miss' });
+      if (inL2 && (!floor || compareVersions(inL2, floor) > 0)) floor = inL2;
+    }
+    let got = await load(false);
+    if (floor && got.source === 'replica' && compareVersions(got.entry, floor) < 0) {
+      // The replica has not replayed a write we know of: ask the primary.
+      got = await load(true);
+    }
+    this.metrics.reads.inc({ source: got.source });
+    if (got.entry.kind === 'data' || got.entry.kind === 'nf') {
+      const res = await this.l2.fill(key, got.entry);
+      if (res === 'stale') this.metrics.fillsRejected.inc({ tier: 'l2' });
+      if (res !== 'stale' && !this.l1.fill(key, got.entry)) this.metrics.fillsRejected.inc({ tier: 'l1' });
+    }
+    return { entry: got.entry, tier: 'miss', source: got.source, shard: got.shard };
+  }
+
+  /**
+   * After a committed write: drop the key here, raise its floor in L2 and tell
+   * every replica. `kind` is `gone` for a deletion that no fill may undo.
+   */
+  async written(key: string, version: { e: number; v: number }, kind: 'floor' | 'gone' = 'floor'): Promise<void> {
+    const floor: CacheEntry = { kind, e: version.e, v: version.v };
+    this.l1.invalidate(key, floor);
+    await this.l2.floor(key, floor);
+    if (await this.#bus?.publish({ key, ...floor, kind })) this.metrics.invalidationsSent.inc();
+  }
+
+  /** Applies another replica's invalidation to L1. */
+  applyRemote(key: string, version: { e: number; v: number }): void {
+    this.l1.invalidate(key, version);
+    this.metrics.invalidationsReceived.inc();
+  }
+}
