@@ -40,6 +40,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
+    maxParamLength: 320,
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();

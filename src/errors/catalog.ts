@@ -22,6 +22,8 @@ export const ErrorCodes = {
   TESSERA_ERR_NOT_READY: { status: 503, title: 'Service not ready' },
   TESSERA_ERR_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   TESSERA_ERR_OVERLOADED: { status: 503, title: 'Overloaded' },
+  /** Sent by NGINX when no app replica answered. */
+  TESSERA_ERR_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,0 +1,64 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { StrategyName } from '../../catalog/topology.js';
+import { describeStack } from '../../cluster/summary.js';
+import { up } from '../../cluster/up.js';
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
+  return n;
+}
+
+function strategy(value: string): StrategyName {
+  if (value !== 'hash' && value !== 'range') throw new InvalidArgumentError('must be hash or range');
+  return value;
+}
+
+interface UpFlags {
+  dir: string;
+  shards?: number;
+  replicas?: number;
+  apps?: number;
+  strategy?: StrategyName;
+  port?: number;
+  pgBasePort?: number;
+  redisPort?: number;
+  appBasePort?: number;
+  rate?: string;
+  burst?: number;
+  exactRanges?: boolean;
+}
+
+/** `tessera up`: starts (or restarts) the local stack and prints where to send requests. */
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'start the local stack as background processes on 127.0.0.1: PostgreSQL catalog, shard primaries with streaming replicas, ' +
+        'Redis, app replicas and NGINX; data and logs under --dir. Running it again while the stack is up changes nothing; ' +
+        'on a stopped stack it starts it again as it was (topology flags apply only to a new stack).',
+    )
+    // No commander defaults: an absent flag must stay undefined so that a restart can tell what was asked for.
+    .option('--dir <dir>', 'stack folder', '.tessera')
+    .option('--shards <n>', 'number of shards (default 2)', int)
+    .option('--replicas <n>', 'streaming replicas per shard (default 1)', int)
+    .option('--apps <n>', 'app replicas behind NGINX (default 2)', int)
+    .option('--strategy <name>', 'sharding strategy: hash or range (default hash)', strategy)
+    .option('--port <port>', 'NGINX port, where clients send requests (default 8080)', int)
+    .option('--pg-base-port <port>', 'catalog port; shard instances take the next ones (default 54320)', int)
+    .option('--redis-port <port>', 'Redis port (default 6390)', int)
+    .option('--app-base-port <port>', 'first app port (default 3001)', int)
+    .option('--rate <rate>', 'NGINX per-client rate limit (default 2000r/s)')
+    .option('--burst <n>', 'NGINX per-client burst (default 4000)', int)
+    .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
+    .addHelpText('after', '\nEnvironment: TESSERA_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
+    .action(async (flags: UpFlags) => {
+      const result = await up(flags);
+      if (result.alreadyRunning) {
+        console.error(`the stack in ${result.stack.dir} is already up; nothing changed`);
+      } else {
+        console.error(`${result.restarted ? 'restarted' : 'started'}; shard map v${result.mapVersion ?? '?'}`);
+      }
+      console.log(describeStack(result.stack));
+    });
+}

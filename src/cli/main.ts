@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { register as registerDown } from './commands/down.js';
+import { register as registerMigrate } from './commands/migrate.js';
+import { register as registerStatus } from './commands/status.js';
+import { register as registerUp } from './commands/up.js';
+
+/** The `tessera` command line: one file per command under `commands/`. */
+const program = new Command()
+  .name('tessera')
+  .description('Tessera: sharded, cached user data — local stack, migrations, resharding')
+  .showHelpAfterError();
+
+for (const register of [registerUp, registerDown, registerStatus, registerMigrate]) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  console.error(`tessera: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,192 @@
+/**
+ * Options of `tessera up` and the layout they give: names, ports, folders and
+ * URLs of every process, computed before anything starts (pure).
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StrategyName, TopologySeed } from '../catalog/topology.js';
+import { evenRanges } from './key-ranges.js';
+import { pgInstances, type AppInfo, type PgInstanceInfo, type ReplicaInfo, type ShardInfo, type StackInfo } from './stack-file.js';
+
+/** Sizes, ports and limits of a local stack. Every field has a default. */
+export interface StackLayoutOptions {
+  /** Stack folder (data, logs, stack.json). @default `.tessera` */
+  dir?: string;
+  /** @default 2 */
+  shards?: number;
+  /** Streaming replicas per shard primary. @default 1 */
+  replicas?: number;
+  /** App replicas behind NGINX. @default 2 */
+  apps?: number;
+  /** @default `hash` */
+  strategy?: StrategyName;
+  /** NGINX port (where clients send requests). @default 8080 */
+  port?: number;
+  /** Catalog port; shard primaries and replicas take the ports after it. @default 54320 */
+  pgBasePort?: number;
+  /** @default 6390 */
+  redisPort?: number;
+  /** First app port; app i listens on appBasePort + i - 1. @default 3001 */
+  appBasePort?: number;
+  /** Per-client NGINX rate limit; generous so tests are not throttled. @default `2000r/s` */
+  rate?: string;
+  /** @default 4000 */
+  burst?: number;
+  /** @default 2 */
+  nginxWorkers?: number;
+  /** Write exact range boundaries (`5555555555555555`) instead of Vitess' short names (`55`). @default false */
+  exactRanges?: boolean;
+  /** App entry point relative to the project root. @default TESSERA_APP_ENTRY or `src/server.ts` */
+  appEntry?: string;
+}
+
+/** The role, database and password of every instance (trust auth on 127.0.0.1 anyway). */
+export const PG_USER = 'tessera';
+export const PG_PASSWORD = 'tessera';
+export const SHARD_DATABASE = 'tessera';
+export const CATALOG_DATABASE = 'tessera_catalog';
+export const KEYSPACE = 'tessera';
+
+/** The project root (where package.json is): two levels above this file, in src/ and in dist/. */
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** Connection string of a database on a local instance. */
+export function pgUrl(port: number, database: string): string {
+  return `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/** `shard-a`, `shard-b`, … `shard-z`, `shard-aa`, … */
+export function shardName(index: number): string {
+  let n = index;
+  let s = '';
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return `shard-${s}`;
+}
+
+/** Replication slot names allow only [a-z0-9_]. */
+export function slotName(replicaName: string): string {
+  return replicaName.replace(/[^a-z0-9_]/g, '_');
+}
+
+function positiveInt(value: number, what: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new Error(`${what} must be an integer ≥ ${min}, got ${value}`);
+  return value;
+}
+
+/** Options with every default filled in. */
+export type ResolvedLayoutOptions = Required<StackLayoutOptions>;
+
+/** Fills defaults and validates. */
+export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLayoutOptions {
+  const strategy = opts.strategy ?? 'hash';
+  if (strategy !== 'hash' && strategy !== 'range') throw new Error(`strategy must be hash or range, got ${String(strategy)}`);
+  const rate = opts.rate ?? '2000r/s';
+  if (!/^\d+r\/[sm]$/.test(rate)) throw new Error(`rate must look like 2000r/s or 600r/m, got ${rate}`);
+  return {
+    dir: resolve(opts.dir ?? '.tessera'),
+    shards: positiveInt(opts.shards ?? 2, 'shards', 1),
+    replicas: positiveInt(opts.replicas ?? 1, 'replicas', 0),
+    apps: positiveInt(opts.apps ?? 2, 'apps', 1),
+    strategy,
+    port: positiveInt(opts.port ?? 8080, 'port', 1),
+    pgBasePort: positiveInt(opts.pgBasePort ?? 54320, 'pgBasePort', 1),
+    redisPort: positiveInt(opts.redisPort ?? 6390, 'redisPort', 1),
+    appBasePort: positiveInt(opts.appBasePort ?? 3001, 'appBasePort', 1),
+    rate,
+    burst: positiveInt(opts.burst ?? 4000, 'burst', 0),
+    nginxWorkers: positiveInt(opts.nginxWorkers ?? 2, 'nginxWorkers', 1),
+    exactRanges: opts.exactRanges ?? false,
+    appEntry: opts.appEntry ?? (process.env.TESSERA_APP_ENTRY || 'src/server.ts'),
+  };
+}
+
+/** Host facts the layout needs but options do not give. */
+export interface LayoutRuntime {
+  pgRoot: string;
+  pgOsUser: string | null;
+  pgBinDir: string;
+  pgVersion: string;
+}
+
+/** The planned stack: every name, port, folder and URL; pids are 0 until started. */
+export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInfo {
+  const logs = join(o.dir, 'logs');
+  const pg = (name: string, port: number, database: string): PgInstanceInfo => ({
+    name, port, pid: 0, url: pgUrl(port, database), dataDir: join(rt.pgRoot, name), log: join(logs, `pg-${name}.log`),
+  });
+  const ranges = evenRanges(o.shards, o.exactRanges);
+  let nextPort = o.pgBasePort + 1;
+  const shards: ShardInfo[] = ranges.map((range, i) => {
+    const name = shardName(i);
+    const primary = pg(`${name}-primary`, nextPort++, SHARD_DATABASE);
+    const replicas: ReplicaInfo[] = [];
+    for (let r = 1; r <= o.replicas; r++) {
+      const inst = pg(`${name}-replica-${r}`, nextPort++, SHARD_DATABASE);
+      replicas.push({ ...inst, slot: slotName(inst.name) });
+    }
+    return { name, ranges: [range], primary, replicas };
+  });
+  const nginxPrefix = join(o.dir, 'nginx');
+  return {
+    version: 1,
+    state: 'starting',
+    dir: o.dir,
+    startedAt: new Date().toISOString(),
+    strategy: o.strategy,
+    keyspace: KEYSPACE,
+    nginx: {
+      url: `http://127.0.0.1:${o.port}`, port: o.port, pid: 0, prefix: nginxPrefix, config: join(nginxPrefix, 'nginx.conf'),
+      rate: o.rate, burst: o.burst, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
+    },
+    apps: Array.from({ length: o.apps }, (_, i) => {
+      const port = o.appBasePort + i;
+      return { id: `app-${i + 1}`, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(logs, `app-${i + 1}.log`) };
+    }),
+    catalog: pg('catalog', o.pgBasePort, CATALOG_DATABASE),
+    redis: { url: `redis://127.0.0.1:${o.redisPort}`, port: o.redisPort, pid: 0, pidFile: join(o.dir, 'redis', 'redis.pid'), log: join(logs, 'redis.log') },
+    shards,
+    runtime: { ...rt, projectRoot: PROJECT_ROOT, appEntry: o.appEntry },
+  };
+}
+
+/**
+ * The app entry a stack would get as its `index`-th app (0-based): the port
+ * after the highest app port in use. For `tessera scale --apps N`.
+ */
+export function planApp(info: StackInfo, index: number): AppInfo {
+  const port = Math.max(...info.apps.map((a) => a.port)) + 1 + index - info.apps.length;
+  const id = `app-${index + 1}`;
+  return { id, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(info.dir, 'logs', `${id}.log`) };
+}
+
+/**
+ * A new shard for an existing stack (`tessera shard add`): the next shard name,
+ * ports after the highest PostgreSQL port in use, no ranges yet (a reshard
+ * gives it some).
+ */
+export function planShard(info: StackInfo, replicas: number): ShardInfo {
+  let port = Math.max(...pgInstances(info).map((i) => i.port)) + 1;
+  const name = shardName(info.shards.length);
+  const pg = (instName: string): PgInstanceInfo => ({
+    name: instName, port: port++, pid: 0, url: pgUrl(port - 1, SHARD_DATABASE),
+    dataDir: join(info.runtime.pgRoot, instName), log: join(info.dir, 'logs', `pg-${instName}.log`),
+  });
+  const primary = pg(`${name}-primary`);
+  const reps: ReplicaInfo[] = Array.from({ length: replicas }, (_, r) => {
+    const inst = pg(`${name}-replica-${r + 1}`);
+    return { ...inst, slot: slotName(inst.name) };
+  });
+  return { name, ranges: [], primary, replicas: reps };
+}
+
+/** The topology seed handed to `migrate` (and written to `<dir>/topology.json`). */
+export function seedFromStack(info: StackInfo): TopologySeed {
+  return {
+    keyspace: info.keyspace,
+    strategy: info.strategy,
+    shards: info.shards.map((s) => ({ name: s.name, primary: s.primary.url, replicas: s.replicas.map((r) => r.url), ranges: s.ranges })),
+  };
+}

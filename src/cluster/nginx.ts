@@ -1,0 +1,109 @@
+/**
+ * NGINX in front of the app replicas: renders nginx/local.conf.template into
+ * the stack folder, starts NGINX as a daemon (`nginx -p <prefix> -c <conf>`),
+ * reloads it after the app list changes (scaling) and stops it.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PROJECT_ROOT } from './layout.js';
+import { isOurProcess, readPidFile, run, tailFile, waitForExit, waitUntil } from './proc.js';
+import type { AppInfo, NginxInfo } from './stack-file.js';
+import { findBinary } from './which.js';
+
+/** The template every local stack renders. */
+export const NGINX_TEMPLATE = join(PROJECT_ROOT, 'nginx', 'local.conf.template');
+
+function nginxBin(): string {
+  return findBinary('nginx', 'Install it (apt-get install nginx-light) or run `npm run bootstrap` as root.');
+}
+
+function pidFile(info: NginxInfo): string {
+  return join(info.prefix, 'nginx.pid');
+}
+
+/** Fills the template's `{{NAME}}` placeholders; throws on any left unfilled. */
+export function renderNginxConfig(template: string, info: NginxInfo, apps: AppInfo[]): string {
+  const values: Record<string, string> = {
+    WORKERS: String(info.workers),
+    PID_FILE: pidFile(info),
+    ERROR_LOG: info.errorLog,
+    ACCESS_LOG: info.accessLog,
+    PREFIX: info.prefix,
+    PORT: String(info.port),
+    RATE: info.rate,
+    BURST: String(info.burst),
+    // max_fails/fail_timeout: a dead replica is skipped for 2 s instead of tried on every request.
+    UPSTREAM_SERVERS: apps.map((a) => `        server 127.0.0.1:${a.port} max_fails=1 fail_timeout=2s;`).join('\n'),
+  };
+  const out = template.replace(/\{\{([A-Z_]+)\}\}/g, (m, name: string) => values[name] ?? m);
+  const left = /\{\{[A-Z_]+\}\}/.exec(out);
+  if (left) throw new Error(`${NGINX_TEMPLATE}: no value for ${left[0]}`);
+  return out;
+}
+
+/** Renders the config for `apps` into `info.config` and checks it with `nginx -t`. */
+export async function writeNginxConfig(info: NginxInfo, apps: AppInfo[]): Promise<void> {
+  const rendered = renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), info, apps);
+  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(info.prefix, 'tmp', sub), { recursive: true });
+  await mkdir(dirname(info.errorLog), { recursive: true });
+  await mkdir(dirname(info.config), { recursive: true });
+  await writeFile(info.config, rendered);
+  await run(nginxBin(), [...baseArgs(info), '-t', '-q']);
+}
+
+/** -e: the error log before the config is read (the compiled-in one may be unwritable). */
+function baseArgs(info: NginxInfo): string[] {
+  return ['-p', info.prefix, '-c', info.config, '-e', info.errorLog];
+}
+
+/** The NGINX master's pid when it runs. */
+export function runningNginxPid(info: NginxInfo): number | null {
+  const pid = readPidFile(pidFile(info));
+  return pid && isOurProcess(pid, 'nginx') ? pid : null;
+}
+
+/** True when NGINX answers its own health location. */
+export async function nginxReachable(info: NginxInfo, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(`${info.url}/_nginx/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Renders the config, starts NGINX (it daemonizes) and waits until it answers; returns the master pid. */
+export async function startNginx(info: NginxInfo, apps: AppInfo[]): Promise<number> {
+  await writeNginxConfig(info, apps);
+  const running = runningNginxPid(info);
+  if (running) {
+    await run(nginxBin(), [...baseArgs(info), '-s', 'reload']);
+    return running;
+  }
+  await run(nginxBin(), baseArgs(info));
+  const up = await waitUntil(() => nginxReachable(info), 10_000);
+  const pid = runningNginxPid(info);
+  if (!up || !pid) throw new Error(`nginx on :${info.port} did not come up; last lines of ${info.errorLog}:\n${tailFile(info.errorLog, 20)}`);
+  return pid;
+}
+
+/**
+ * Re-renders the config for a new app list and reloads NGINX gracefully (old
+ * workers finish their requests). For `tessera scale`.
+ */
+export async function reloadNginx(info: NginxInfo, apps: AppInfo[]): Promise<void> {
+  await writeNginxConfig(info, apps);
+  if (!runningNginxPid(info)) throw new Error('nginx is not running');
+  await run(nginxBin(), [...baseArgs(info), '-s', 'reload']);
+}
+
+/** Graceful quit (finish in-flight requests), then SIGTERM/SIGKILL past a bound. */
+export async function stopNginx(info: NginxInfo): Promise<void> {
+  const pid = runningNginxPid(info);
+  if (!pid) return;
+  process.kill(pid, 'SIGQUIT');
+  if (await waitForExit(pid, 20_000)) return;
+  process.kill(pid, 'SIGTERM');
+  if (!(await waitForExit(pid, 5000))) process.kill(pid, 'SIGKILL');
+}

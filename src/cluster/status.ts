@@ -1,0 +1,120 @@
+/**
+ * `tessera status`: the topology of a local stack and the health of every
+ * process — pid alive, app /readyz and its shard-map version, PostgreSQL
+ * reachable / in recovery / replica lag, Redis PING, NGINX reachable.
+ */
+import { probeReady } from './app.js';
+import { processStates } from './liveness.js';
+import { nginxReachable } from './nginx.js';
+import { isInRecovery, replicationRows, type ReplicationRow } from './pg-replication.js';
+import { pingRedis } from './redis.js';
+import type { PgInstanceInfo, StackInfo } from './stack-file.js';
+
+/** Health of one process. */
+export interface ComponentHealth {
+  name: string;
+  kind: 'postgres' | 'redis' | 'app' | 'nginx';
+  port: number;
+  /** Live pid, null when the process is not running. */
+  pid: number | null;
+  /** Alive and answering as it should. */
+  ok: boolean;
+  /** Human summary: `primary, 1 replica streaming`, `ready, map v3`, `lag 0 B`… */
+  detail: string;
+  /** For apps: the shard-map version they route with. */
+  mapVersion?: number;
+  /** For replicas: bytes of WAL not replayed yet, per the primary. */
+  lagBytes?: number | null;
+}
+
+/** Result of {@link collectStatus}. */
+export interface StackStatus {
+  dir: string;
+  strategy: string;
+  startedAt: string;
+  shards: { name: string; ranges: string[]; primary: string; replicas: string[] }[];
+  /** Distinct map versions the apps report (one when they agree). */
+  mapVersions: number[];
+  components: ComponentHealth[];
+  /** Every component ok. */
+  healthy: boolean;
+}
+
+async function pgHealth(inst: PgInstanceInfo, pid: number | null, role: 'primary' | 'replica' | 'catalog', rows?: ReplicationRow[], slot?: string): Promise<ComponentHealth> {
+  const base = { name: inst.name, kind: 'postgres' as const, port: inst.port, pid };
+  if (!pid) return { ...base, ok: false, detail: 'not running' };
+  try {
+    const inRecovery = await isInRecovery(inst.url);
+    if (role === 'replica') {
+      const row = rows?.find((r) => r.name === slot);
+      const lag = row?.lagBytes ?? null;
+      const ok = inRecovery && row?.state === 'streaming';
+      return { ...base, ok, lagBytes: lag, detail: `${inRecovery ? 'in recovery' : 'NOT in recovery'}, ${row ? row.state : 'not connected to primary'}, lag ${lag === null ? '?' : `${lag} B`}` };
+    }
+    const streaming = rows?.filter((r) => r.state === 'streaming').length ?? 0;
+    return { ...base, ok: !inRecovery, detail: `${inRecovery ? 'IN RECOVERY' : 'accepting writes'}${role === 'primary' ? `, ${streaming} replica(s) streaming` : ''}` };
+  } catch (err) {
+    return { ...base, ok: false, detail: `unreachable: ${(err as Error).message}` };
+  }
+}
+
+/** Checks every process of the stack (in parallel; each check is bounded to a few seconds). */
+export async function collectStatus(info: StackInfo): Promise<StackStatus> {
+  const pids = new Map(processStates(info).map((p) => [p.name, p.pid]));
+  const pidOf = (name: string): number | null => pids.get(name) ?? null;
+
+  const pgChecks: Promise<ComponentHealth>[] = [pgHealth(info.catalog, pidOf(info.catalog.name), 'catalog')];
+  for (const shard of info.shards) {
+    const rows = pidOf(shard.primary.name) ? await replicationRows(shard.primary.url).catch(() => []) : [];
+    pgChecks.push(pgHealth(shard.primary, pidOf(shard.primary.name), 'primary', rows));
+    for (const r of shard.replicas) pgChecks.push(pgHealth(r, pidOf(r.name), 'replica', rows, r.slot));
+  }
+  const redisCheck = (async (): Promise<ComponentHealth> => {
+    const pid = pidOf('redis');
+    const pong = pid ? await pingRedis(info.redis.port) : false;
+    return { name: 'redis', kind: 'redis', port: info.redis.port, pid, ok: pong, detail: !pid ? 'not running' : pong ? 'PONG' : 'no answer to PING' };
+  })();
+  const appChecks = info.apps.map(async (app): Promise<ComponentHealth> => {
+    const pid = pidOf(app.id);
+    const base = { name: app.id, kind: 'app' as const, port: app.port, pid };
+    if (!pid) return { ...base, ok: false, detail: 'not running' };
+    const r = await probeReady(app.url, 2000);
+    const mv = typeof r.body?.mapVersion === 'number' ? r.body.mapVersion : undefined;
+    const what = r.status === null ? `unreachable (${r.error ?? 'no answer'})` : `/readyz ${r.status}${typeof r.body?.status === 'string' ? ` ${r.body.status}` : ''}`;
+    return { ...base, ok: r.ok, detail: `${what}${mv !== undefined ? `, map v${mv}` : ''}`, ...(mv !== undefined ? { mapVersion: mv } : {}) };
+  });
+  const nginxCheck = (async (): Promise<ComponentHealth> => {
+    const pid = pidOf('nginx');
+    const reachable = pid ? await nginxReachable(info.nginx, 2000) : false;
+    return { name: 'nginx', kind: 'nginx', port: info.nginx.port, pid, ok: reachable, detail: !pid ? 'not running' : reachable ? `reachable at ${info.nginx.url}` : 'not answering' };
+  })();
+
+  const components = await Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck]);
+  const mapVersions = [...new Set(components.flatMap((c) => (c.mapVersion === undefined ? [] : [c.mapVersion])))].sort((a, b) => a - b);
+  return {
+    dir: info.dir,
+    strategy: info.strategy,
+    startedAt: info.startedAt,
+    shards: info.shards.map((s) => ({ name: s.name, ranges: s.ranges, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
+    mapVersions,
+    components,
+    healthy: components.every((c) => c.ok),
+  };
+}
+
+/** A plain-text report of {@link collectStatus}'s result, for a terminal. */
+export function formatStatus(s: StackStatus): string {
+  const lines = [
+    `stack ${s.dir} (started ${s.startedAt}), strategy ${s.strategy}`,
+    `shard map: ${s.mapVersions.length === 0 ? 'unknown (no app reported one)' : s.mapVersions.length === 1 ? `v${s.mapVersions[0]}` : `apps disagree: ${s.mapVersions.map((v) => `v${v}`).join(', ')}`}`,
+    'shards:',
+    ...s.shards.map((sh) => `  ${sh.name.padEnd(10)} ${sh.ranges.join(',').padEnd(12)} primary ${sh.primary}${sh.replicas.length ? `, replicas ${sh.replicas.join(', ')}` : ''}`),
+    'processes:',
+  ];
+  const width = Math.max(...s.components.map((c) => c.name.length));
+  for (const c of s.components) {
+    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(width)} :${String(c.port).padEnd(5)} pid ${String(c.pid ?? '-').padEnd(7)} ${c.detail}`);
+  }
+  lines.push(s.healthy ? 'all healthy' : `${s.components.filter((c) => !c.ok).length} component(s) unhealthy`);
+  return lines.join('\n');
+}

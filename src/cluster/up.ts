@@ -1,0 +1,160 @@
+/**
+ * `tessera up`: brings a whole local stack up — PostgreSQL catalog, shard
+ * primaries and streaming replicas, Redis, app replicas, NGINX — as detached
+ * daemons on 127.0.0.1, and records it in `<dir>/stack.json`.
+ *
+ * - No stack in `dir`: creates one. A failure tears down what was started and
+ *   deletes the new data (logs stay) so that the next `up` starts clean.
+ * - A stack that is fully up: changes nothing (`alreadyRunning`).
+ * - A stack that is stopped or partly down: starts what is missing, as it was
+ *   (same ports, same data); topology flags are ignored then.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MigrateOptions } from '../catalog/migrate.js';
+import { isOurApp, startApp, type AppWiring } from './app.js';
+import { planStack, resolveLayoutOptions, seedFromStack, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
+import { deadProcesses, processStates } from './liveness.js';
+import { withStackLock } from './lock.js';
+import { runningNginxPid, startNginx } from './nginx.js';
+import { resolvePgBinaries } from './pg-binaries.js';
+import type { PgContext } from './pg-instance.js';
+import { createPgStack, pgContextFor, startPgStack } from './pg-stack.js';
+import { assertPortsFree, type PortClaim } from './ports.js';
+import { stderrSink, step, type ProgressSink } from './progress.js';
+import { runningRedisPid, startRedis } from './redis.js';
+import { ensureServiceUser, preparePgRoot } from './service-user.js';
+import { pgInstances, tryReadStack, writeStack, type StackInfo } from './stack-file.js';
+import { externalPgHome, stopStack } from './down.js';
+
+/** Applies migrations and seeds the shard map (`src/catalog/migrate.ts` by default). */
+export type MigrateFn = (opts: MigrateOptions) => Promise<{ mapVersion: number }>;
+
+/** Options of {@link up}: the layout plus how to report and what to run. */
+export interface UpOptions extends StackLayoutOptions {
+  /** Progress lines. @default stderr */
+  log?: ProgressSink;
+  /** Replaces the catalog migration (tests). */
+  migrate?: MigrateFn;
+  /** How long each app may take to answer /readyz with 200. @default 60 000 */
+  readyTimeoutMs?: number;
+  /** Extra environment for the apps. */
+  appEnv?: Record<string, string>;
+}
+
+/** What {@link up} did. */
+export interface UpResult {
+  stack: StackInfo;
+  /** Everything was already running; nothing changed. */
+  alreadyRunning: boolean;
+  /** An existing, stopped (or partly stopped) stack was started again. */
+  restarted: boolean;
+  /** Shard-map version the catalog reported after migrating (null when already running). */
+  mapVersion: number | null;
+}
+
+const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort'] as const;
+
+/** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
+export async function up(opts: UpOptions = {}): Promise<UpResult> {
+  const o = resolveLayoutOptions(opts);
+  return withStackLock(o.dir, () => upLocked(o, opts));
+}
+
+async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpResult> {
+  const log = opts.log ?? stderrSink;
+  const existing = tryReadStack(o.dir);
+  if (existing) {
+    if (existing.state !== 'up') {
+      throw new Error(`a previous \`up\` in ${o.dir} did not finish. Run \`npm run down -- --purge${dirFlag(o.dir)}\` and try again.`);
+    }
+    const dead = deadProcesses(existing);
+    if (dead.length === 0) return { stack: existing, alreadyRunning: true, restarted: false, mapVersion: null };
+    const given = TOPOLOGY_FLAGS.filter((k) => opts[k] !== undefined);
+    if (given.length > 0) log(`note: restarting the existing stack in ${o.dir} as it was; ignoring ${given.map((k) => `--${k}`).join(', ')} (run \`npm run down -- --purge\` to change the topology)`);
+    log(`restarting stopped processes: ${dead.join(', ')}`);
+    return restart(existing, opts, log);
+  }
+  if (existsSync(join(o.dir, 'pg')) && readdirSync(join(o.dir, 'pg')).length > 0) {
+    throw new Error(`${o.dir} holds data of a stack but no stack.json. Run \`npm run down -- --purge${dirFlag(o.dir)}\` and try again.`);
+  }
+  return create(o, opts, log);
+}
+
+function dirFlag(dir: string): string {
+  return dir === resolveLayoutOptions().dir ? '' : ` --dir ${dir}`;
+}
+
+function portClaims(info: StackInfo, only?: Set<string>): PortClaim[] {
+  const claims: (PortClaim & { name: string })[] = [
+    ...pgInstances(info).map((i) => ({ name: i.name, port: i.port, role: `PostgreSQL ${i.name}` })),
+    { name: 'redis', port: info.redis.port, role: 'Redis' },
+    ...info.apps.map((a) => ({ name: a.id, port: a.port, role: `app ${a.id}` })),
+    { name: 'nginx', port: info.nginx.port, role: 'NGINX' },
+  ];
+  return claims.filter((c) => !only || only.has(c.name));
+}
+
+async function create(o: ResolvedLayoutOptions, opts: UpOptions, log: ProgressSink): Promise<UpResult> {
+  const as = await ensureServiceUser();
+  const bin = await resolvePgBinaries(as);
+  const runtime = { pgOsUser: as?.name ?? null, pgBinDir: bin.binDir, pgVersion: bin.version };
+  // Ports first, on a provisional plan: nothing is created when one is busy.
+  await assertPortsFree(portClaims(planStack(o, { ...runtime, pgRoot: join(o.dir, 'pg') })));
+  await mkdir(join(o.dir, 'logs'), { recursive: true });
+  const info = planStack(o, { ...runtime, pgRoot: await preparePgRoot(o.dir, as) });
+  await writeStack(info);
+  const ctx: PgContext = { as, bin };
+  try {
+    await createPgStack(ctx, info, log);
+    await writeStack(info);
+    const mapVersion = await startServices(info, opts, log);
+    info.state = 'up';
+    await writeStack(info);
+    return { stack: info, alreadyRunning: false, restarted: false, mapVersion };
+  } catch (err) {
+    log('up failed: stopping what was started and deleting the new data (logs stay in ' + join(o.dir, 'logs') + ')');
+    await stopStack(info, ctx, () => undefined).catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+    await rm(externalPgHome(info) ?? info.runtime.pgRoot, { recursive: true, force: true });
+    for (const f of ['stack.json', 'topology.json', 'redis', 'nginx']) await rm(join(o.dir, f), { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function restart(info: StackInfo, opts: UpOptions, log: ProgressSink): Promise<UpResult> {
+  const dead = new Set(processStates(info).filter((p) => p.pid === null).map((p) => p.name));
+  await assertPortsFree(portClaims(info, dead));
+  const ctx = await pgContextFor(info);
+  await startPgStack(ctx, info, log);
+  await writeStack(info);
+  const mapVersion = await startServices(info, opts, log);
+  await writeStack(info);
+  return { stack: info, alreadyRunning: false, restarted: true, mapVersion };
+}
+
+/** Redis, migrations, apps, NGINX: the part shared by a new stack and a restart. */
+async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink): Promise<number> {
+  info.redis.pid = runningRedisPid(info.redis) ?? (await step(log, `starting redis on :${info.redis.port}`, () => startRedis(info.redis)));
+  await writeStack(info);
+
+  const seed = seedFromStack(info);
+  await writeFile(join(info.dir, 'topology.json'), `${JSON.stringify(seed, null, 2)}\n`);
+  const migrate = opts.migrate ?? (await import('../catalog/migrate.js')).migrate;
+  const { mapVersion } = await step(log, `migrating catalog and ${info.shards.length} shards (${info.strategy})`, () =>
+    migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
+
+  const wiring: AppWiring = {
+    catalogUrl: info.catalog.url, redisUrl: info.redis.url, projectRoot: info.runtime.projectRoot, entry: info.runtime.appEntry, env: opts.appEnv,
+  };
+  try {
+    await Promise.all(info.apps.filter((app) => !isOurApp(app)).map(async (app) => {
+      app.pid = await step(log, `starting ${app.id} on :${app.port}`, () => startApp(app, wiring, opts.readyTimeoutMs));
+    }));
+  } finally {
+    await writeStack(info); // keep the pids of the apps that did start, for `down`
+  }
+  const verb = runningNginxPid(info.nginx) ? 'reloading' : 'starting';
+  info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} upstreams)`, () => startNginx(info.nginx, info.apps));
+  return mapVersion;
+}

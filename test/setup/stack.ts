@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { down, up } from '../../src/cluster/index.js';
+
+/**
+ * Starts one real local stack for every integration suite (2 hash shards with
+ * a streaming replica each, Redis, NGINX, 2 app replicas) on ports of its own,
+ * so it can run beside a developer's `npm run up`. Reused if already up
+ * (TESSERA_TEST_KEEP=1 keeps it after the run for a fast edit-test loop).
+ */
+export const TEST_STACK = {
+  dir: resolve('.tessera-test/main'),
+  shards: 2,
+  replicas: 1,
+  apps: 2,
+  strategy: 'hash' as const,
+  port: 18080,
+  pgBasePort: 55420,
+  redisPort: 16390,
+  appBasePort: 13001,
+};
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  await up({
+    ...TEST_STACK,
+    log: (line: string) => console.error(`[stack] ${line}`),
+    // A short poll keeps the map-follow tests quick; lag probes as configured by default.
+    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000' },
+  });
+  console.error(`[stack] test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  project.provide('stackDir', TEST_STACK.dir);
+  return async () => {
+    if (process.env.TESSERA_TEST_KEEP === '1') return;
+    await down({ dir: TEST_STACK.dir, purge: true, log: (line: string) => console.error(`[stack] ${line}`) });
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stackDir: string;
+  }
+}
