@@ -171,6 +171,12 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       probe,
       metrics,
       limits: { maxDocBytes: config.TESSERA_MAX_DOC_BYTES, maxProfileBytes: config.TESSERA_MAX_PROFILE_BYTES },
+      ...(config.TESSERA_DEBUG_ENDPOINTS && {
+        debugCache: async (key: string) => {
+          const strip = (e: { kind: string; e: number; v: number } | undefined) => e && { kind: e.kind, e: e.e, v: e.v };
+          return { appId: config.TESSERA_APP_ID, l1: strip(l1.get(key)) ?? null, l2: strip(await l2.get(key)) ?? null, redis: l2.up };
+        },
+      }),
     },
     startDraining() {
       draining = true;

@@ -21,6 +21,8 @@ export interface ApiDeps {
   probe: ReadinessProbe;
   metrics: Metrics;
   limits: { maxDocBytes: number; maxProfileBytes: number };
+  /** Cache inspection for tests; registered only when set. */
+  debugCache?: (key: string) => Promise<unknown>;
   /** The process logger (pino); none in tests that do not want one. */
   logger?: FastifyBaseLogger;
 }
@@ -74,5 +76,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(documentsRoutes, { documents: deps.documents, maxDocBytes: deps.limits.maxDocBytes });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (deps.debugCache) {
+    const inspect = deps.debugCache;
+    app.get<{ Querystring: { key: string } }>(
+      '/internal/cache',
+      { schema: { hide: true, querystring: { type: 'object', required: ['key'], properties: { key: { type: 'string', maxLength: 300 } } } } },
+      async (req) => inspect(req.query.key),
+    );
+  }
   return app;
 }

@@ -46,6 +46,8 @@ export const ConfigSchema = Type.Object({
   TESSERA_TTL_JITTER: Type.Number({ minimum: 0, maximum: 0.9, default: 0.2 }),
   /** Past this a Redis command counts as failed and the request goes on without L2. */
   TESSERA_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 5, default: 100 }),
+  /** Serves GET /internal/cache (what each tier holds for a key) for tests and debugging. Never expose it. */
+  TESSERA_DEBUG_ENDPOINTS: Type.Boolean({ default: false }),
   /** How long a draining replica keeps answering in-flight requests on SIGTERM. */
   TESSERA_DRAIN_MS: Type.Integer({ minimum: 0, default: 10000 }),
 });

@@ -26,7 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ...TEST_STACK,
     log: (line: string) => console.error(`[stack] ${line}`),
     // A short poll keeps the map-follow tests quick; lag probes as configured by default.
-    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000' },
+    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000', TESSERA_DEBUG_ENDPOINTS: 'true' },
   });
   console.error(`[stack] test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   project.provide('stackDir', TEST_STACK.dir);

@@ -1,0 +1,204 @@
+/**
+ * Every NGINX configuration the project ships passes `nginx -t`, and the
+ * compose one behaves like the local stack's (same limits, retries, request
+ * ids, problem+json answers; /metrics hidden).
+ *
+ *  - nginx/local.conf.template: rendered by the local stack's own renderer
+ *    (src/cluster/nginx.ts) for two app replicas, then checked as is.
+ *  - nginx/compose.conf: it cannot be checked verbatim on a host, so a copy is
+ *    rendered with three Docker-only parts replaced (the replacements are the
+ *    only differences, and each must match exactly once):
+ *      1. `server app:3000 resolve` → `server 127.0.0.1:3000`: `app` is a name
+ *         only Docker's DNS knows, and NGINX resolves upstream names while
+ *         loading the configuration (`host not found in upstream` otherwise);
+ *         ` resolve` is dropped too because the host's NGINX may be older than
+ *         1.27.3 (Debian 12 ships 1.22), where open-source NGINX rejects it.
+ *      2. `resolver 127.0.0.11` → `resolver 127.0.0.1`: Docker's embedded DNS
+ *         exists only inside containers (`nginx -t` does not query it, but the
+ *         copy should not point at an address that means nothing here).
+ *      3. `pid /var/run/nginx.pid` → a file in the temporary folder.
+ * Temporary files go under os.tmpdir(); nothing listens and no request is sent.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderNginxConfig } from '../../src/cluster/nginx.js';
+import type { NginxInfo } from '../../src/cluster/stack-file.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NGINX_DIR = join(ROOT, 'nginx');
+const COMPOSE_CONF = join(NGINX_DIR, 'compose.conf');
+const LOCAL_TEMPLATE = join(NGINX_DIR, 'local.conf.template');
+/** Every configuration shipped under nginx/ must be covered below. */
+const COVERED = ['compose.conf', 'local.conf.template'];
+
+function findNginx(): string | null {
+  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  const r = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+}
+
+/**
+ * `nginx -t`; returns its report and exit status. Its stdout and stderr are a
+ * file, not pipes: the compose configuration logs to /dev/stdout and
+ * /dev/stderr (container logs), which NGINX opens by path, and that fails
+ * with ENXIO when they are the socket pairs Node uses for pipes.
+ */
+function nginxTest(bin: string, prefix: string, conf: string): { status: number | null; output: string } {
+  const report = join(prefix, 'nginx-t.out');
+  const fd = openSync(report, 'w');
+  try {
+    const r = spawnSync(bin, ['-t', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', fd, fd], timeout: 30_000 });
+    return { status: r.status, output: `${readFileSync(report, 'utf8')}${r.error ? String(r.error) : ''}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces `from` (exactly one occurrence) or throws: the copy must track the file. */
+function replaceOnce(text: string, from: RegExp, to: string): string {
+  const hits = text.match(new RegExp(from.source, `${from.flags.replace('g', '')}g`));
+  if (hits?.length !== 1) throw new Error(`nginx/compose.conf: expected exactly one ${from} to replace for the host test, found ${hits?.length ?? 0}`);
+  return text.replace(from, to);
+}
+
+/** The host-checkable copy of nginx/compose.conf (see the header for why each change). */
+function renderComposeForHost(conf: string, dir: string): string {
+  let out = replaceOnce(conf, /server\s+app:3000\s+resolve\b/, 'server 127.0.0.1:3000');
+  out = replaceOnce(out, /resolver\s+127\.0\.0\.11\b/, 'resolver 127.0.0.1');
+  out = replaceOnce(out, /^pid\s+\/var\/run\/nginx\.pid;/m, `pid ${join(dir, 'nginx.pid')};`);
+  return out;
+}
+
+/** Values of every `name …;` directive, whitespace-normalised. */
+function directive(conf: string, name: string): string[] {
+  const out: string[] = [];
+  for (const m of conf.matchAll(new RegExp(`^\\s*${name}\\s+([^;\\n]*);`, 'gm'))) out.push(m[1]!.trim().replace(/\s+/g, ' '));
+  return out;
+}
+
+/** The `return <status> '<json>'` body of a named location, parsed. */
+function problemBody(conf: string, location: string): unknown {
+  // The first `return` after the location opens (the JSON has braces of its own).
+  const body = new RegExp(`location\\s+${location}\\s*\\{[^']*?return\\s+\\d+\\s+'([^']*)'`).exec(conf)?.[1];
+  return body === undefined ? undefined : JSON.parse(body);
+}
+
+let nginxBin: string | null;
+let tmp: string;
+
+beforeAll(() => {
+  nginxBin = findNginx();
+  tmp = mkdtempSync(join(tmpdir(), 'tessera-nginx-test-'));
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+function requireNginx(): string {
+  if (!nginxBin) throw new Error('nginx not found: install it (apt-get install nginx-light, or `npm run bootstrap` as root)');
+  return nginxBin;
+}
+
+describe('shipped NGINX configurations pass nginx -t', () => {
+  it('covers every file under nginx/', () => {
+    const shipped = readdirSync(NGINX_DIR).filter((f) => /\.conf(\.template)?$/.test(f));
+    expect(shipped.sort()).toEqual([...COVERED].filter((f) => existsSync(join(NGINX_DIR, f))).sort());
+    expect(shipped).toContain('compose.conf');
+  });
+
+  it('nginx/compose.conf (host copy: Docker-only names replaced)', () => {
+    const bin = requireNginx();
+    const dir = join(tmp, 'compose');
+    mkdirSync(dir, { recursive: true });
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, renderComposeForHost(readFileSync(COMPOSE_CONF, 'utf8'), dir));
+    const { status, output } = nginxTest(bin, dir, conf);
+    expect(status, output).toBe(0);
+    expect(output).toMatch(/test is successful/);
+  });
+
+  it.runIf(existsSync(LOCAL_TEMPLATE))('nginx/local.conf.template (rendered as the local stack does)', () => {
+    const bin = requireNginx();
+    const prefix = join(tmp, 'local');
+    for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, 'tmp', sub), { recursive: true });
+    const info: NginxInfo = {
+      url: 'http://127.0.0.1:18080',
+      port: 18080,
+      pid: 0,
+      config: join(prefix, 'nginx.conf'),
+      prefix,
+      rate: '2000r/s',
+      burst: 4000,
+      workers: 1,
+      accessLog: join(prefix, 'access.log'),
+      errorLog: join(prefix, 'error.log'),
+    };
+    const apps = [3001, 3002].map((port, i) => ({ id: `app-${i + 1}`, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(prefix, `app-${i + 1}.log`) }));
+    writeFileSync(info.config, renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), info, apps));
+    const { status, output } = nginxTest(bin, prefix, info.config);
+    expect(status, output).toBe(0);
+  });
+});
+
+describe('nginx/compose.conf', () => {
+  const conf = readFileSync(COMPOSE_CONF, 'utf8');
+
+  it('finds every app replica through Docker DNS and keeps an upstream keepalive pool', () => {
+    expect(directive(conf, 'resolver')).toEqual(['127.0.0.11 valid=5s ipv6=off']);
+    const upstream = /upstream\s+(\w+)\s*\{([^}]*)\}/.exec(conf);
+    expect(upstream).not.toBeNull();
+    const [, name, body] = upstream!;
+    expect(directive(body!, 'zone')[0]).toMatch(new RegExp(`^${name} \\d+k$`));
+    expect(directive(body!, 'least_conn')).toHaveLength(0); // bare `least_conn;` has no value
+    expect(body).toMatch(/^\s*least_conn;/m);
+    expect(directive(body!, 'server')).toEqual([expect.stringMatching(/^app:3000 resolve\b/)]);
+    expect(directive(body!, 'keepalive')).toEqual(['64']);
+    expect(conf).toContain(`proxy_pass http://${name};`);
+    expect(directive(conf, 'proxy_http_version')).toEqual(['1.1']);
+    expect(directive(conf, 'proxy_set_header')).toContain('Connection ""');
+    expect(directive(conf, 'listen')).toEqual(['8080']);
+  });
+
+  it('hides /metrics and the server version', () => {
+    expect(conf).toMatch(/location ~ \^\/metrics\(\/\|\$\) \{[^}]*return 404/);
+    expect(directive(conf, 'server_tokens')).toEqual(['off']);
+  });
+
+  it('answers 429 with problem+json', () => {
+    expect(problemBody(conf, '@rate_limited')).toEqual({ type: 'about:blank', title: 'Too Many Requests', status: 429, code: 'TESSERA_ERR_RATE_LIMITED' });
+    expect(directive(conf, 'limit_req_status')).toEqual(['429']);
+    expect(directive(conf, 'error_page')).toContain('429 = @rate_limited');
+  });
+
+  it('retries idempotent requests only, once', () => {
+    expect(directive(conf, 'proxy_next_upstream')).toEqual(['error timeout http_503']);
+    expect(directive(conf, 'proxy_next_upstream_tries')).toEqual(['2']);
+  });
+
+  it.runIf(existsSync(LOCAL_TEMPLATE))('matches the local stack template in everything but how replicas are found', () => {
+    const local = readFileSync(LOCAL_TEMPLATE, 'utf8');
+    for (const name of [
+      'server_tokens', 'client_max_body_size', 'client_body_buffer_size', 'limit_req_status', 'proxy_next_upstream',
+      'proxy_next_upstream_tries', 'proxy_next_upstream_timeout', 'proxy_connect_timeout', 'proxy_read_timeout',
+      'proxy_send_timeout', 'proxy_set_header', 'proxy_hide_header', 'add_header', 'error_page', 'keepalive', 'keepalive_timeout',
+      'keepalive_requests', 'worker_shutdown_timeout',
+    ]) {
+      expect(directive(conf, name), name).toEqual(directive(local, name));
+    }
+    // The JSON access log has the same fields (compose adds upstream_connect_time).
+    const fields = (c: string) => [...(/log_format\s+tessera_json[^;]*;/.exec(c)?.[0] ?? '').matchAll(/"(\w+)":/g)].map((m) => m[1]);
+    expect(fields(conf)).toEqual(expect.arrayContaining(fields(local)));
+    for (const location of ['@rate_limited', '@too_large', '@unavailable']) expect(problemBody(conf, location), location).toEqual(problemBody(local, location));
+    // Same request-id and rate-limit-key maps.
+    const maps = (c: string) => [...c.matchAll(/^\s*map\s+(\S+)\s+(\S+)\s*\{/gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(maps(conf)).toEqual(maps(local));
+    expect(directive(conf, 'limit_req_zone')).toHaveLength(directive(local, 'limit_req_zone').length);
+  });
+});
