@@ -6,6 +6,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Metrics } from '../observability/metrics.js';
 import type { DocumentService } from '../users/document-service.js';
 import type { UserService } from '../users/user-service.js';
+import { drainPlugin } from './plugins/drain.js';
+import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
 import { installErrorHandlers } from './problem.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
@@ -25,6 +27,10 @@ export interface ApiDeps {
   debugCache?: (key: string) => Promise<unknown>;
   /** The process logger (pino); none in tests that do not want one. */
   logger?: FastifyBaseLogger;
+  /** This replica's name, sent as `X-Tessera-App` on every response (which replica served it). */
+  appId?: string;
+  /** Load-shedding thresholds; no shedding when absent. */
+  loadShedding?: LoadSheddingOptions;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -41,7 +47,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // The drain plugin answers 503 itself, as problem+json with Retry-After.
+    return503OnClosing: false,
     // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
     maxParamLength: 320,
     connectionTimeout: 30_000,
@@ -53,6 +60,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser(['text/plain']);
   installErrorHandlers(app);
   app.addSchema(Problem);
+  await app.register(drainPlugin, { draining: () => deps.probe.draining() });
+  if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);
 
   await app.register(swagger, {
     openapi: {
@@ -64,6 +73,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    if (deps.appId) void reply.header('x-tessera-app', deps.appId);
+  });
+  // Every response about one user names its shard, errors included (handlers may refine it).
+  app.addHook('preHandler', async (req, reply) => {
+    const id = (req.params as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'string') void reply.header('x-tessera-shard', deps.users.shardOf(id.toLowerCase()));
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

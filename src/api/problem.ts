@@ -39,6 +39,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, req, reply) => {
     if (error instanceof TesseraError) {
       if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
+      if (error.shard !== undefined) void reply.header('x-tessera-shard', error.shard);
       if (error.status >= 500) req.log.warn({ err: error.cause ?? error, code: error.code }, error.message);
       return sendProblem(req, reply, error.code, error.message, error.extra);
     }

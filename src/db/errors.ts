@@ -46,7 +46,7 @@ export function mapDbError(shard: string, err: unknown): Error {
   const code = sqlState(err);
   if (code === SQLSTATE_WRONG_SHARD) return new WrongShardError(shard, err);
   if (isUnavailable(err)) {
-    return new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1, cause: err });
+    return new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1, cause: err, shard });
   }
   if (code === '40001' || code === '40P01') {
     return new TesseraError('TESSERA_ERR_CONFLICT', 'concurrent change, retry', { retryAfter: 0, cause: err });

@@ -109,9 +109,9 @@ export class ShardPools {
 
   #get(shard: string): ShardPool {
     const sp = this.#shards.get(shard);
-    if (!sp) throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is not configured`, { retryAfter: 1 });
+    if (!sp) throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is not configured`, { retryAfter: 1, shard });
     if (!sp.breaker.allow()) {
-      throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1 });
+      throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1, shard });
     }
     return sp;
   }

@@ -36,13 +36,16 @@ export class TesseraError extends Error {
   readonly extra: Record<string, unknown>;
   /** Seconds for a Retry-After header, where retrying helps. */
   readonly retryAfter: number | undefined;
+  /** The shard the error is about, for the `x-tessera-shard` header. */
+  readonly shard: string | undefined;
 
-  constructor(code: ErrorCode, detail?: string, opts: { extra?: Record<string, unknown>; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, detail?: string, opts: { extra?: Record<string, unknown>; retryAfter?: number; cause?: unknown; shard?: string } = {}) {
     super(detail ?? ErrorCodes[code].title, { cause: opts.cause });
     this.name = 'TesseraError';
     this.code = code;
     this.status = ErrorCodes[code].status;
     this.extra = opts.extra ?? {};
     this.retryAfter = opts.retryAfter;
+    this.shard = opts.shard;
   }
 }

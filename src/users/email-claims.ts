@@ -57,7 +57,7 @@ export class EmailClaims {
 
     // Fast path without the lock: most conflicts are with a live owner.
     const owner = await this.lookup(norm);
-    if (owner && owner !== userId && (await this.#holds(owner, norm))) throw emailTaken(email);
+    if (owner && owner !== userId && (await this.#holds(owner, norm))) throw emailTaken(email, this.db.ownerOf(ksid));
 
     const deadline = Date.now() + this.opts.lockWaitMs;
     for (;;) {
@@ -87,7 +87,7 @@ export class EmailClaims {
       await client.query('INSERT INTO email_lookup (ksid, email, user_id) VALUES ($1, $2, $3)', [key, norm, userId]);
       fresh = true;
     } else if (holder !== userId) {
-      if (await this.#holds(holder, norm)) throw emailTaken(email);
+      if (await this.#holds(holder, norm)) throw emailTaken(email, this.db.ownerOf(ksid));
       // Stale claim: its user is gone or moved to another email.
       await client.query('UPDATE email_lookup SET user_id = $3, claimed_at = now() WHERE ksid = $1 AND email = $2', [key, norm, userId]);
       fresh = true;
@@ -114,6 +114,7 @@ export class EmailClaims {
   }
 }
 
-function emailTaken(email: string): TesseraError {
-  return new TesseraError('TESSERA_ERR_EMAIL_TAKEN', `email ${email} is already in use`, { extra: { field: 'email' } });
+/** 409; the header names the shard holding the email's claim. */
+function emailTaken(email: string, lookupShard: string): TesseraError {
+  return new TesseraError('TESSERA_ERR_EMAIL_TAKEN', `email ${email} is already in use`, { extra: { field: 'email' }, shard: lookupShard });
 }

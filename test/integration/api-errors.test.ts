@@ -78,3 +78,18 @@ describe('bad input', () => {
     expectProblem(await call('GET', `/v1/users/${user.id}`, { headers: { 'x-tessera-consistency': 'nonsense' } }), 400, 'TESSERA_ERR_VALIDATION');
   });
 });
+
+describe('routing headers on errors', () => {
+  it('a 404, a 412 and a 409 still name the shard that owns the key', async () => {
+    const { body: user } = await createUser();
+    const missingDoc = await call('GET', `/v1/users/${user.id}/data/none`);
+    expect(missingDoc.status).toBe(404);
+    expect(missingDoc.headers.get('x-tessera-shard')).toMatch(/^shard-/);
+    const stale = await call('PATCH', `/v1/users/${user.id}`, { body: { name: 'x' }, headers: { 'if-match': '"9"' } });
+    expect(stale.status).toBe(412);
+    expect(stale.headers.get('x-tessera-shard')).toMatch(/^shard-/);
+    const dup = await call('POST', '/v1/users', { body: { email: user.email, name: 'dup' } });
+    expect(dup.status).toBe(409);
+    expect(dup.headers.get('x-tessera-shard')).toMatch(/^shard-/);
+  });
+});

@@ -20,18 +20,34 @@ export const TEST_STACK = {
   appBasePort: 13001,
 };
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const started = Date.now();
-  await up({
+async function start() {
+  return up({
     ...TEST_STACK,
     log: (line: string) => console.error(`[stack] ${line}`),
     // A short poll keeps the map-follow tests quick; lag probes as configured by default.
     appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000', TESSERA_DEBUG_ENDPOINTS: 'true' },
   });
-  console.error(`[stack] test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  let result: Awaited<ReturnType<typeof start>> | undefined;
+  // Another run on this machine may be tearing its stack down on these ports: wait for it.
+  for (let attempt = 1; !result; attempt++) {
+    try {
+      result = await start();
+    } catch (err) {
+      if (attempt >= 12 || !/already in use/.test(String(err))) throw err;
+      console.error('[stack] ports busy; retrying in 5 s');
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  }
+  console.error(`[stack] test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s${result.alreadyRunning ? ' (reused)' : ''}`);
   project.provide('stackDir', TEST_STACK.dir);
+  const reused = result.alreadyRunning;
   return async () => {
-    if (process.env.TESSERA_TEST_KEEP === '1') return;
+    // A stack this run did not start belongs to whoever started it.
+    if (process.env.TESSERA_TEST_KEEP === '1' || reused) return;
     await down({ dir: TEST_STACK.dir, purge: true, log: (line: string) => console.error(`[stack] ${line}`) });
   };
 }
