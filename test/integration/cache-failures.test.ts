@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { pgContextFor, startInstance, startRedis, stopInstance, stopRedis } from '../../src/cluster/index.js';
+import { pgContextFor, startInstance, startRedis, stopInstance } from '../../src/cluster/index.js';
 import { apps, eventually, inspectCache } from '../support/cache.js';
 import { call, createUser } from '../support/http.js';
 import { testStack, withDb } from '../support/stack.js';

@@ -1,10 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolveBaseUrl } from '../../loadgen/base-url.js';
-import { createProgress } from '../../loadgen/progress.js';
-import { assertReady } from '../../loadgen/runner.js';
-import { seedUsers } from '../../loadgen/seed.js';
+import { seedUsers } from '../../seed/create-users.js';
+import { createProgress } from '../../seed/progress.js';
+import { assertReady, resolveBaseUrl } from '../../seed/target.js';
 
 interface SeedFlags {
   users: number;
