@@ -8,16 +8,18 @@ import { down, up } from '../../src/cluster/index.js';
  * so it can run beside a developer's `npm run up`. Reused if already up
  * (TESSERA_TEST_KEEP=1 keeps it after the run for a fast edit-test loop).
  */
+// TESSERA_TEST_PORT_OFFSET moves the shared stack, for two checkouts testing on one machine.
+const offset = Number(process.env.TESSERA_TEST_PORT_OFFSET ?? 0);
 export const TEST_STACK = {
   dir: resolve('.tessera-test/main'),
   shards: 2,
   replicas: 1,
   apps: 2,
   strategy: 'hash' as const,
-  port: 18080,
-  pgBasePort: 55420,
-  redisPort: 16390,
-  appBasePort: 13001,
+  port: 18080 + offset,
+  pgBasePort: 55420 + offset,
+  redisPort: 16390 + offset,
+  appBasePort: 13001 + offset,
 };
 
 async function start() {
