@@ -72,6 +72,10 @@ export function instanceConf(inst: PgInstanceInfo, standby?: { primaryPort: numb
     `wal_level = logical`,
     `max_wal_senders = 16`,
     `max_replication_slots = 16`,
+    // Resharding: an apply worker per subscription plus initial-copy workers; a
+    // target of an add-shard holds one subscription per source until cleanup.
+    `max_logical_replication_workers = 8`,
+    `max_worker_processes = 16`,
     // Insurance for replicas whose slot is created a moment after the primary's first start.
     `wal_keep_size = 128MB`,
     `hot_standby = on`,
