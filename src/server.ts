@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { buildApp } from './api/app.js';
@@ -6,22 +7,43 @@ import { createRuntime } from './runtime.js';
 
 /**
  * The app replica process: configuration, logger, runtime, HTTP server, and a
- * graceful close on SIGTERM/SIGINT (stop accepting, answer 503 to new requests
- * on open connections so NGINX retries elsewhere, finish in-flight ones,
- * close pools) bounded by TESSERA_DRAIN_MS.
+ * graceful close on SIGTERM/SIGINT: stop accepting, answer 503 to new
+ * requests on open connections so NGINX retries elsewhere, let in-flight ones
+ * finish for up to TESSERA_DRAIN_MS, then close the pools and exit 0.
  */
 const config = loadConfig();
 const log = pino({ level: config.TESSERA_LOG_LEVEL, base: { app: config.TESSERA_APP_ID } });
 
 const runtime = await createRuntime(config, log);
-const app = await buildApp({ ...runtime.api, logger: log });
+const app = await buildApp({
+  ...runtime.api,
+  logger: log,
+  appId: config.TESSERA_APP_ID,
+  loadShedding: {
+    maxEventLoopDelayMs: config.TESSERA_MAX_EVENT_LOOP_DELAY_MS,
+    maxEventLoopUtilization: config.TESSERA_MAX_EVENT_LOOP_UTILIZATION,
+  },
+});
 
-closeWithGrace({ delay: config.TESSERA_DRAIN_MS, logger: log }, async ({ signal, err }) => {
+/** Waits for in-flight requests up to the drain bound, then cuts the connections still open. */
+async function drainHttp(): Promise<void> {
+  const closed = app.close();
+  const inTime = await Promise.race([closed.then(() => true), sleep(config.TESSERA_DRAIN_MS, false, { ref: false })]);
+  if (!inTime) {
+    log.warn({ drainMs: config.TESSERA_DRAIN_MS }, 'drain bound reached; closing the connections still open');
+    app.server.closeAllConnections();
+    await closed;
+  }
+}
+
+// The hard bound covers the drain plus closing pools and Redis; past it close-with-grace exits 1.
+closeWithGrace({ delay: config.TESSERA_DRAIN_MS + 5000, logger: log }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an unexpected error');
   else log.info({ signal }, 'draining');
   runtime.startDraining();
-  await app.close();
+  await drainHttp();
   await runtime.close();
+  log.info('drained; exiting');
 });
 
 await app.listen({ host: config.TESSERA_HOST, port: config.TESSERA_PORT });

@@ -32,6 +32,12 @@ export interface StackLayoutOptions {
   rate?: string;
   /** @default 4000 */
   burst?: number;
+  /**
+   * NGINX sends every request for one user id to the same app replica
+   * (consistent hash on the id in the path) instead of least connections, so
+   * each replica's L1 caches a different part of the users. @default false
+   */
+  affinity?: boolean;
   /** @default 2 */
   nginxWorkers?: number;
   /** Write exact range boundaries (`5555555555555555`) instead of Vitess' short names (`55`). @default false */
@@ -97,6 +103,7 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
     appBasePort: positiveInt(opts.appBasePort ?? 3001, 'appBasePort', 1),
     rate,
     burst: positiveInt(opts.burst ?? 4000, 'burst', 0),
+    affinity: opts.affinity ?? false,
     nginxWorkers: positiveInt(opts.nginxWorkers ?? 2, 'nginxWorkers', 1),
     exactRanges: opts.exactRanges ?? false,
     appEntry: opts.appEntry ?? (process.env.TESSERA_APP_ENTRY || 'src/server.ts'),
@@ -139,7 +146,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     keyspace: KEYSPACE,
     nginx: {
       url: `http://127.0.0.1:${o.port}`, port: o.port, pid: 0, prefix: nginxPrefix, config: join(nginxPrefix, 'nginx.conf'),
-      rate: o.rate, burst: o.burst, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
+      rate: o.rate, burst: o.burst, affinity: o.affinity, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
     },
     apps: Array.from({ length: o.apps }, (_, i) => {
       const port = o.appBasePort + i;

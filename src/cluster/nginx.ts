@@ -32,6 +32,7 @@ export function renderNginxConfig(template: string, info: NginxInfo, apps: AppIn
     PORT: String(info.port),
     RATE: info.rate,
     BURST: String(info.burst),
+    BALANCE: info.affinity ? 'hash $tessera_user consistent;' : 'least_conn;',
     // max_fails/fail_timeout: a dead replica is skipped for 2 s instead of tried on every request.
     UPSTREAM_SERVERS: apps.map((a) => `        server 127.0.0.1:${a.port} max_fails=1 fail_timeout=2s;`).join('\n'),
   };

@@ -58,6 +58,8 @@ export interface NginxInfo {
   /** Per-client request rate, e.g. `2000r/s`. */
   rate: string;
   burst: number;
+  /** Route each user id to one replica (consistent hash) instead of least connections; absent in older stack files. */
+  affinity?: boolean;
   workers: number;
   accessLog: string;
   errorLog: string;

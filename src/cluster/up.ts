@@ -54,7 +54,7 @@ export interface UpResult {
   mapVersion: number | null;
 }
 
-const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort'] as const;
+const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity'] as const;
 
 /** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
 export async function up(opts: UpOptions = {}): Promise<UpResult> {
@@ -155,6 +155,6 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
     await writeStack(info); // keep the pids of the apps that did start, for `down`
   }
   const verb = runningNginxPid(info.nginx) ? 'reloading' : 'starting';
-  info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} upstreams)`, () => startNginx(info.nginx, info.apps));
+  info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} upstreams, ${info.nginx.affinity ? 'user affinity' : 'least connections'})`, () => startNginx(info.nginx, info.apps));
   return mapVersion;
 }

@@ -50,6 +50,14 @@ export const ConfigSchema = Type.Object({
   TESSERA_DEBUG_ENDPOINTS: Type.Boolean({ default: false }),
   /** How long a draining replica keeps answering in-flight requests on SIGTERM. */
   TESSERA_DRAIN_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  /**
+   * Load shedding: past this mean event-loop delay (ms, sampled every second)
+   * new requests get 503 with Retry-After instead of queueing. 0 turns it off.
+   * High on purpose: a busy but healthy replica stays far below it.
+   */
+  TESSERA_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  /** Load shedding: past this event-loop utilisation (0–1, e.g. 0.98) new requests get 503. 0 turns it off. */
+  TESSERA_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -7,8 +7,9 @@
  *    (src/cluster/nginx.ts) for two app replicas, then checked as is.
  *  - nginx/compose.conf: it cannot be checked verbatim on a host, so a copy is
  *    rendered with three Docker-only parts replaced (the replacements are the
- *    only differences, and each must match exactly once):
- *      1. `server app:3000 resolve` → `server 127.0.0.1:3000`: `app` is a name
+ *    only differences, and each must match as often as said):
+ *      1. `server app:3000 resolve` → `server 127.0.0.1:3000` (twice: the
+ *         least-connections and the user-affinity upstream): `app` is a name
  *         only Docker's DNS knows, and NGINX resolves upstream names while
  *         loading the configuration (`host not found in upstream` otherwise);
  *         ` resolve` is dropped too because the host's NGINX may be older than
@@ -60,16 +61,22 @@ function nginxTest(bin: string, prefix: string, conf: string): { status: number 
   }
 }
 
-/** Replaces `from` (exactly one occurrence) or throws: the copy must track the file. */
-function replaceOnce(text: string, from: RegExp, to: string): string {
-  const hits = text.match(new RegExp(from.source, `${from.flags.replace('g', '')}g`));
-  if (hits?.length !== 1) throw new Error(`nginx/compose.conf: expected exactly one ${from} to replace for the host test, found ${hits?.length ?? 0}`);
-  return text.replace(from, to);
+/** Replaces `from` (exactly `times` occurrences) or throws: the copy must track the file. */
+function replaceOnce(text: string, from: RegExp, to: string, times = 1): string {
+  const all = new RegExp(from.source, `${from.flags.replace('g', '')}g`);
+  const hits = text.match(all);
+  if (hits?.length !== times) throw new Error(`nginx/compose.conf: expected ${times} × ${from} to replace for the host test, found ${hits?.length ?? 0}`);
+  return text.replace(all, to);
+}
+
+/** The body of `upstream <name> { … }`. */
+function upstreamBody(conf: string, name: string): string | undefined {
+  return new RegExp(`upstream\\s+${name}\\s*\\{([^}]*)\\}`).exec(conf)?.[1];
 }
 
 /** The host-checkable copy of nginx/compose.conf (see the header for why each change). */
 function renderComposeForHost(conf: string, dir: string): string {
-  let out = replaceOnce(conf, /server\s+app:3000\s+resolve\b/, 'server 127.0.0.1:3000');
+  let out = replaceOnce(conf, /server\s+app:3000\s+resolve\b/, 'server 127.0.0.1:3000', 2);
   out = replaceOnce(out, /resolver\s+127\.0\.0\.11\b/, 'resolver 127.0.0.1');
   out = replaceOnce(out, /^pid\s+\/var\/run\/nginx\.pid;/m, `pid ${join(dir, 'nginx.pid')};`);
   return out;
@@ -124,7 +131,7 @@ describe('shipped NGINX configurations pass nginx -t', () => {
     expect(output).toMatch(/test is successful/);
   });
 
-  it.runIf(existsSync(LOCAL_TEMPLATE))('nginx/local.conf.template (rendered as the local stack does)', () => {
+  it.runIf(existsSync(LOCAL_TEMPLATE))('nginx/local.conf.template (rendered as the local stack does, with and without user affinity)', () => {
     const bin = requireNginx();
     const prefix = join(tmp, 'local');
     for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, 'tmp', sub), { recursive: true });
@@ -141,14 +148,20 @@ describe('shipped NGINX configurations pass nginx -t', () => {
       errorLog: join(prefix, 'error.log'),
     };
     const apps = [3001, 3002].map((port, i) => ({ id: `app-${i + 1}`, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(prefix, `app-${i + 1}.log`) }));
-    writeFileSync(info.config, renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), info, apps));
-    const { status, output } = nginxTest(bin, prefix, info.config);
-    expect(status, output).toBe(0);
+    for (const affinity of [false, true]) {
+      const rendered = renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), { ...info, affinity }, apps);
+      expect(directive(upstreamBody(rendered, 'tessera_app')!, 'hash')).toEqual(affinity ? ['$tessera_user consistent'] : []);
+      expect(/^\s*least_conn;/m.test(upstreamBody(rendered, 'tessera_app')!)).toBe(!affinity);
+      writeFileSync(info.config, rendered);
+      const { status, output } = nginxTest(bin, prefix, info.config);
+      expect(status, `affinity ${affinity}: ${output}`).toBe(0);
+    }
   });
 });
 
 describe('nginx/compose.conf', () => {
   const conf = readFileSync(COMPOSE_CONF, 'utf8');
+  const composeConf = conf;
 
   it('finds every app replica through Docker DNS and keeps an upstream keepalive pool', () => {
     expect(directive(conf, 'resolver')).toEqual(['127.0.0.11 valid=5s ipv6=off']);
@@ -160,10 +173,21 @@ describe('nginx/compose.conf', () => {
     expect(body).toMatch(/^\s*least_conn;/m);
     expect(directive(body!, 'server')).toEqual([expect.stringMatching(/^app:3000 resolve\b/)]);
     expect(directive(body!, 'keepalive')).toEqual(['64']);
-    expect(conf).toContain(`proxy_pass http://${name};`);
+    expect(directive(conf, 'proxy_pass')).toEqual(['http://$tessera_upstream']);
+    expect(conf).toMatch(new RegExp(`map \\$server_port \\$tessera_upstream \\{[^}]*default\\s+${name};`));
     expect(directive(conf, 'proxy_http_version')).toEqual(['1.1']);
     expect(directive(conf, 'proxy_set_header')).toContain('Connection ""');
-    expect(directive(conf, 'listen')).toEqual(['8080']);
+    expect(directive(conf, 'listen')).toEqual(['8080', '8081']);
+  });
+
+  it('serves user affinity on port 8081: the same replicas by consistent hash of the user id', () => {
+    const body = upstreamBody(conf, 'tessera_app_affinity');
+    expect(body).toBeDefined();
+    expect(directive(body!, 'hash')).toEqual(['$tessera_user consistent']);
+    expect(directive(body!, 'server')).toEqual(directive(upstreamBody(conf, 'tessera_app')!, 'server'));
+    expect(directive(body!, 'keepalive')).toEqual(['64']);
+    expect(directive(body!, 'zone')).toEqual(['tessera_app_affinity 64k']);
+    expect(conf).toMatch(/map \$server_port \$tessera_upstream \{[^}]*8081\s+tessera_app_affinity;/);
   });
 
   it('hides /metrics and the server version', () => {
@@ -184,6 +208,9 @@ describe('nginx/compose.conf', () => {
 
   it.runIf(existsSync(LOCAL_TEMPLATE))('matches the local stack template in everything but how replicas are found', () => {
     const local = readFileSync(LOCAL_TEMPLATE, 'utf8');
+    // Compose's second upstream and port (user affinity) have no twin in the local stack, which renders one or the other.
+    const conf = composeConf.replace(/\n\s*# The same replicas by consistent hash[^\n]*\n[^\n]*\n\s*upstream\s+tessera_app_affinity\s*\{[^}]*\}/, '');
+    expect(upstreamBody(conf, 'tessera_app_affinity')).toBeUndefined();
     for (const name of [
       'server_tokens', 'client_max_body_size', 'client_body_buffer_size', 'limit_req_status', 'proxy_next_upstream',
       'proxy_next_upstream_tries', 'proxy_next_upstream_timeout', 'proxy_connect_timeout', 'proxy_read_timeout',
@@ -197,8 +224,11 @@ describe('nginx/compose.conf', () => {
     expect(fields(conf)).toEqual(expect.arrayContaining(fields(local)));
     for (const location of ['@rate_limited', '@too_large', '@unavailable']) expect(problemBody(conf, location), location).toEqual(problemBody(local, location));
     // Same request-id and rate-limit-key maps.
-    const maps = (c: string) => [...c.matchAll(/^\s*map\s+(\S+)\s+(\S+)\s*\{/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const maps = (c: string) => [...c.matchAll(/^\s*map\s+(\S+)\s+(\S+)\s*\{/gm)].map((m) => `${m[1]} ${m[2]}`).filter((m) => m !== '$server_port $tessera_upstream');
     expect(maps(conf)).toEqual(maps(local));
+    const userMap = (c: string) => /map \$uri \$tessera_user \{[^}]*\}/.exec(c)?.[0];
+    expect(userMap(conf)).toBeDefined();
+    expect(userMap(conf)).toEqual(userMap(local));
     expect(directive(conf, 'limit_req_zone')).toHaveLength(directive(local, 'limit_req_zone').length);
   });
 });

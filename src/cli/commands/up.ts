@@ -27,6 +27,7 @@ interface UpFlags {
   rate?: string;
   burst?: number;
   exactRanges?: boolean;
+  affinity?: boolean;
 }
 
 /** `tessera up`: starts (or restarts) the local stack and prints where to send requests. */
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--app-base-port <port>', 'first app port (default 3001)', int)
     .option('--rate <rate>', 'NGINX per-client rate limit (default 2000r/s)')
     .option('--burst <n>', 'NGINX per-client burst (default 4000)', int)
+    .option('--affinity', 'NGINX sends each user id to one app replica (consistent hash) instead of least connections')
     .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
     .addHelpText('after', '\nEnvironment: TESSERA_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
     .action(async (flags: UpFlags) => {

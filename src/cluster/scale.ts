@@ -1,0 +1,184 @@
+/**
+ * `tessera scale --apps N`: adds or removes app replicas of a running local
+ * stack without failing a request.
+ *
+ * - Up: the new replicas are started (same configuration as the running ones)
+ *   and answer /readyz before NGINX is reloaded with them, so NGINX never
+ *   sends a request to a replica that is not ready.
+ * - Down: the highest-numbered replicas leave NGINX first (reload, then wait
+ *   until the old NGINX workers have finished their requests and exited), and
+ *   only then get SIGTERM, which drains whatever they still hold.
+ *
+ * stack.json follows each step, so `down` always finds every process.
+ */
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isOurApp, startApp, stopApp, type AppWiring } from './app.js';
+import { planApp } from './layout.js';
+import { withStackLock } from './lock.js';
+import { reloadNginx, runningNginxPid } from './nginx.js';
+import { assertPortsFree } from './ports.js';
+import { isAlive } from './proc.js';
+import { stderrSink, step, type ProgressSink } from './progress.js';
+import { readStack, writeStack, type AppInfo, type StackInfo } from './stack-file.js';
+
+/** Options of {@link scale}. */
+export interface ScaleOptions {
+  /** Stack folder. @default `.tessera` */
+  dir?: string;
+  /** App replicas wanted (≥ 1). */
+  apps: number;
+  /** Extra environment for new replicas (wins over what is copied from a running one). */
+  appEnv?: Record<string, string>;
+  /** How long a new replica may take to answer /readyz with 200. @default 60 000 */
+  readyTimeoutMs?: number;
+  /** @default stderr */
+  log?: ProgressSink;
+}
+
+/** What {@link scale} did. */
+export interface ScaleResult {
+  stack: StackInfo;
+  added: string[];
+  removed: string[];
+}
+
+/** Variables the launcher sets per replica; never copied from another one. */
+const PER_APP = new Set(['TESSERA_HOST', 'TESSERA_PORT', 'TESSERA_APP_ID', 'TESSERA_CATALOG_URL', 'TESSERA_REDIS_URL']);
+
+/**
+ * The TESSERA_* settings of a running replica (from /proc/<pid>/environ), so
+ * that replicas added later run like those `up` started (e.g. the test
+ * stack's TESSERA_DRAIN_MS). Empty where /proc is not readable.
+ */
+export function runningAppEnv(apps: AppInfo[]): Record<string, string> {
+  for (const app of apps) {
+    if (!isOurApp(app)) continue;
+    try {
+      const env: Record<string, string> = {};
+      for (const entry of readFileSync(`/proc/${app.pid}/environ`, 'utf8').split('\0')) {
+        const eq = entry.indexOf('=');
+        const key = entry.slice(0, eq);
+        if (eq > 0 && key.startsWith('TESSERA_') && !PER_APP.has(key)) env[key] = entry.slice(eq + 1);
+      }
+      return env;
+    } catch {
+      // not readable: try the next one
+    }
+  }
+  return {};
+}
+
+/** Pids of the NGINX master's worker processes (Linux /proc; empty elsewhere). */
+async function nginxWorkers(masterPid: number): Promise<number[]> {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === masterPid) pids.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * Reloads NGINX with `apps` and waits until every worker of the previous
+ * configuration has exited: from then on no NGINX process can send a request
+ * to a replica that is not in `apps`. Old workers finish their requests
+ * first (bounded by worker_shutdown_timeout, 15 s).
+ */
+export async function reloadNginxAndSettle(info: StackInfo, apps: AppInfo[], timeoutMs = 30_000): Promise<void> {
+  const master = runningNginxPid(info.nginx);
+  if (!master) throw new Error('nginx is not running; start the stack with `npm run up`');
+  const before = await nginxWorkers(master);
+  await reloadNginx(info.nginx, apps);
+  if (before.length === 0) {
+    await sleep(1000); // no /proc: give the master time to swap its workers
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (before.some((pid) => isAlive(pid))) {
+    if (Date.now() > deadline) throw new Error(`nginx workers ${before.filter((p) => isAlive(p)).join(', ')} still run ${timeoutMs / 1000} s after the reload; see ${info.nginx.errorLog}`);
+    await sleep(100);
+  }
+}
+
+/** Drain time of a running replica (its TESSERA_DRAIN_MS), for the SIGKILL bound. */
+function drainMs(env: Record<string, string>): number {
+  const ms = Number(env.TESSERA_DRAIN_MS);
+  return Number.isInteger(ms) && ms >= 0 ? ms : 10_000;
+}
+
+/** Scales the app replicas of the stack in `opts.dir` to `opts.apps`. */
+export async function scale(opts: ScaleOptions): Promise<ScaleResult> {
+  if (!Number.isInteger(opts.apps) || opts.apps < 1) throw new Error(`--apps must be an integer ≥ 1, got ${opts.apps}`);
+  const dir = opts.dir ?? '.tessera';
+  return withStackLock(readStack(dir).dir, () => scaleLocked(readStack(dir), opts));
+}
+
+async function scaleLocked(info: StackInfo, opts: ScaleOptions): Promise<ScaleResult> {
+  const log = opts.log ?? stderrSink;
+  if (info.state !== 'up') throw new Error(`the stack in ${info.dir} is not up (state ${info.state}); run \`npm run up\` first`);
+  if (!runningNginxPid(info.nginx)) throw new Error(`nginx of the stack in ${info.dir} is not running; run \`npm run up\` to restart what stopped`);
+  const inherited = runningAppEnv(info.apps);
+  const current = info.apps.length;
+  if (opts.apps > current) {
+    const added = await scaleUp(info, opts, inherited, log);
+    return { stack: info, added, removed: [] };
+  }
+  if (opts.apps < current) {
+    const removed = await scaleDown(info, opts.apps, drainMs(inherited), log);
+    return { stack: info, added: [], removed };
+  }
+  log(`${current} app replicas already; nothing to do`);
+  return { stack: info, added: [], removed: [] };
+}
+
+async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<string, string>, log: ProgressSink): Promise<string[]> {
+  const fresh = Array.from({ length: opts.apps - info.apps.length }, (_, i) => planApp(info, info.apps.length + i));
+  await assertPortsFree(fresh.map((a) => ({ port: a.port, role: `app ${a.id}` })));
+  const wiring: AppWiring = {
+    catalogUrl: info.catalog.url,
+    redisUrl: info.redis.url,
+    projectRoot: info.runtime.projectRoot,
+    entry: info.runtime.appEntry,
+    env: { ...inherited, ...opts.appEnv },
+  };
+  const started: AppInfo[] = [];
+  try {
+    await Promise.all(fresh.map(async (app) => {
+      app.pid = await step(log, `starting ${app.id} on :${app.port}`, () => startApp(app, wiring, opts.readyTimeoutMs));
+      started.push(app);
+    }));
+    const apps = [...info.apps, ...fresh];
+    await step(log, `reloading nginx with ${apps.length} upstreams`, () => reloadNginx(info.nginx, apps));
+    info.apps = apps;
+    await writeStack(info);
+  } catch (err) {
+    // NGINX still has the old list (or the reload failed): the new replicas serve nothing yet.
+    await Promise.all(started.map((app) => stopApp(app, 5000)));
+    throw err;
+  }
+  return fresh.map((a) => a.id);
+}
+
+async function scaleDown(info: StackInfo, target: number, drain: number, log: ProgressSink): Promise<string[]> {
+  const keep = info.apps.slice(0, target);
+  const leaving = info.apps.slice(target);
+  await step(log, `reloading nginx with ${keep.length} upstreams (waiting for old workers to finish)`, () => reloadNginxAndSettle(info, keep));
+  await Promise.all(leaving.map((app) => step(log, `stopping ${app.id} (SIGTERM, drain)`, () => stopApp(app, drain + 10_000))));
+  info.apps = keep;
+  await writeStack(info);
+  return leaving.map((a) => a.id);
+}

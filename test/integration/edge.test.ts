@@ -1,0 +1,375 @@
+/**
+ * The edge: NGINX in front of app replicas that come and go. Runs its own
+ * small stack (2 shards, no streaming replicas, 2 apps) because it kills,
+ * drains and adds app replicas; the shared test stack is left alone.
+ *
+ * Every load here is bounded (20 clients for a few seconds) and counts as a
+ * failure any network error or any status other than the expected one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect as tcpConnect } from 'node:net';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type ApiDeps } from '../../src/api/app.js';
+import { appEnv, startApp, waitAppReady, type AppWiring } from '../../src/cluster/app.js';
+import { down, readStack, up, writeStack, type AppInfo, type StackInfo } from '../../src/cluster/index.js';
+import { reloadNginxAndSettle, runningAppEnv, scale } from '../../src/cluster/scale.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+
+const DIR = resolve('.tessera-test/edge');
+const APP_ENV = { TESSERA_LOG_LEVEL: 'warn', TESSERA_DRAIN_MS: '3000' };
+const quiet = (): undefined => undefined;
+
+let base: string;
+const users: string[] = [];
+
+beforeAll(async () => {
+  const { stack } = await up({
+    dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18280, pgBasePort: 55820, redisPort: 16590, appBasePort: 13401,
+    appEnv: APP_ENV, log: quiet,
+  });
+  base = stack.nginx.url;
+  for (let i = 0; i < 40; i++) {
+    const res = await fetch(`${base}/v1/users`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: `Edge ${i}` }),
+    });
+    expect(res.status).toBe(201);
+    users.push(((await res.json()) as { id: string }).id);
+  }
+});
+
+afterAll(async () => {
+  await down({ dir: DIR, purge: true, log: quiet });
+});
+
+// ---------------------------------------------------------------- load ----
+
+type Op = 'get' | 'put' | 'post';
+
+interface LoadStats {
+  ok: number;
+  /** One line per failed request: method, path, status or error. */
+  failures: string[];
+  /** Responses per replica (X-Tessera-App). */
+  byApp: Map<string, number>;
+  /** Requests resent once after a keep-alive connection closed under them (NGINX reloads). */
+  connectionRetries: number;
+}
+
+const pick = <T,>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+/** Requests resent because a reused keep-alive connection was closed under them (see `request`). */
+let connectionRetries = 0;
+
+function isIdleConnectionRace(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code === 'UND_ERR_SOCKET' && cause.message === 'other side closed';
+}
+
+/** A request on a connection of its own (the pooled ones may all belong to a retiring NGINX worker). */
+function sendOnNewConnection(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
+  return new Promise((done, fail) => {
+    const req = httpRequest(url, { method, headers: { ...headers, connection: 'close' }, agent: false, timeout: 15_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        done(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: h }));
+      });
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+/** One request of the mix; returns the replica that served it, or throws describing the failure. */
+async function request(op: Op, headers: Record<string, string> = {}): Promise<string> {
+  const id = pick(users);
+  const [method, path, body, expected] =
+    op === 'get' ? ['GET', `/v1/users/${id}`, undefined, [200]]
+      : op === 'put' ? ['PUT', `/v1/users/${id}/data/edge-${Math.floor(Math.random() * 5)}`, JSON.stringify({ at: Date.now() }), [200, 201]]
+        : ['POST', '/v1/users', JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: 'Edge load' }), [201]];
+  const send = () => fetch(`${base}${path}`, {
+    method, body, headers: { ...(body && { 'content-type': 'application/json' }), ...headers }, signal: AbortSignal.timeout(15_000),
+  });
+  let res: Response;
+  try {
+    res = await send().catch(async (err: unknown) => {
+      // An NGINX reload closes client keep-alive connections that are idle at
+      // that instant; one the client reused at the same moment fails before
+      // NGINX read the request. A client may resend then (RFC 9112 §9.3.1;
+      // browsers do, undici's fetch does not), so this load client does, once.
+      if (!isIdleConnectionRace(err)) throw err;
+      connectionRetries++;
+      return sendOnNewConnection(`${base}${path}`, method, { ...(body && { 'content-type': 'application/json' }), ...headers }, body);
+    });
+  } catch (err) {
+    throw new Error(`${method} ${path}: ${(err as Error).message} (${String((err as Error).cause ?? '')})`);
+  }
+  const text = await res.text();
+  if (!expected.includes(res.status)) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+  return res.headers.get('x-tessera-app') ?? '?';
+}
+
+/**
+ * Runs `clients` request loops while `action` runs (plus `before` ms before
+ * it and `after` ms after it) and returns the action's result with the stats.
+ */
+async function underLoad<T>(ops: Op[], action: () => Promise<T>, opts: { clients?: number; before?: number; after?: number } = {}): Promise<{ result: T; stats: LoadStats }> {
+  const stats: LoadStats = { ok: 0, failures: [], byApp: new Map(), connectionRetries: 0 };
+  let running = true;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      try {
+        const app = await request(pick(ops));
+        stats.ok++;
+        stats.byApp.set(app, (stats.byApp.get(app) ?? 0) + 1);
+      } catch (err) {
+        stats.failures.push((err as Error).message);
+      }
+    }
+  };
+  const retriesBefore = connectionRetries;
+  const loops = Array.from({ length: opts.clients ?? 20 }, loop);
+  try {
+    await sleep(opts.before ?? 1000);
+    const result = await action();
+    await sleep(opts.after ?? 1000);
+    return { result, stats };
+  } finally {
+    running = false;
+    await Promise.all(loops);
+    stats.connectionRetries = connectionRetries - retriesBefore;
+    console.error(`[edge] load: ${stats.ok} ok, ${stats.failures.length} failed, ${stats.connectionRetries} resent after a keep-alive close, by replica ${JSON.stringify(Object.fromEntries(stats.byApp))}`);
+  }
+}
+
+// ------------------------------------------------------------ replicas ----
+
+function wiring(stack: StackInfo): AppWiring {
+  return {
+    catalogUrl: stack.catalog.url, redisUrl: stack.redis.url, projectRoot: stack.runtime.projectRoot, entry: stack.runtime.appEntry, env: APP_ENV,
+  };
+}
+
+function appOf(id: string): AppInfo {
+  const app = readStack(DIR).apps.find((a) => a.id === id);
+  if (!app) throw new Error(`no ${id} in the stack`);
+  return app;
+}
+
+async function recordPid(id: string, pid: number): Promise<void> {
+  const stack = readStack(DIR);
+  stack.apps.find((a) => a.id === id)!.pid = pid;
+  await writeStack(stack);
+}
+
+/** Starts a replica as a child of this process (not detached), so that its exit code can be read. */
+async function spawnChild(app: AppInfo): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  const fd = openSync(app.log, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', readStack(DIR).runtime.appEntry], {
+    cwd: readStack(DIR).runtime.projectRoot, env: appEnv(app, wiring(readStack(DIR))), stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  await waitAppReady(app, child.pid!, 60_000);
+  await recordPid(app.id, child.pid!);
+  return { child, exited };
+}
+
+/** A PUT to one replica directly whose body is held back: in flight until `finish()`. */
+function slowPut(app: AppInfo, userId: string): { finish: () => void; response: Promise<string> } {
+  const body = JSON.stringify({ slow: true, pad: 'x'.repeat(64) });
+  const socket = tcpConnect(app.port, '127.0.0.1');
+  socket.write(`PUT /v1/users/${userId}/data/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+  const response = new Promise<string>((done, fail) => {
+    let text = '';
+    socket.on('data', (chunk) => { text += chunk.toString(); });
+    socket.on('close', () => done(text));
+    socket.on('error', fail);
+  });
+  return { finish: () => socket.write(body.slice(10)), response };
+}
+
+// --------------------------------------------------------------- tests ----
+
+describe('NGINX in front of the app replicas', () => {
+  it('spreads requests over every replica and says which one served each', async () => {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      const app = await request('get');
+      seen.set(app, (seen.get(app) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(['app-1', 'app-2']);
+    for (const n of seen.values()) expect(n).toBeGreaterThanOrEqual(20);
+  });
+
+  it('loses no GET when a replica is killed (SIGKILL) under a steady load: NGINX retries on the other', async () => {
+    const victim = appOf('app-2');
+    const { stats } = await underLoad(['get'], async () => {
+      process.kill(-victim.pid, 'SIGKILL');
+    }, { before: 1500, after: 3000 });
+    expect(stats.failures).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(200);
+    expect(stats.byApp.get('app-1')).toBeGreaterThan(0);
+  });
+
+  it('fails no request when a replica is stopped (SIGTERM) under load; it finishes in-flight requests and exits 0', async () => {
+    // The killed app-2 comes back as a child of this process, to see its exit code.
+    const app = appOf('app-2');
+    const { child, exited } = await spawnChild(app);
+    const inFlight = slowPut(app, users[0]!);
+    await sleep(200);
+    let stoppedAt = 0;
+    let exitedAt = 0;
+    void exited.then(() => { exitedAt = Date.now(); });
+    const { stats } = await underLoad(['get', 'put'], async () => {
+      stoppedAt = Date.now();
+      child.kill('SIGTERM');
+      await sleep(1000);
+      expect(exitedAt, 'exited with a request in flight').toBe(0);
+      inFlight.finish(); // admitted before the signal: must complete normally
+      return exited;
+    }, { before: 1500, after: 1000 });
+    expect(await exited).toBe(0);
+    expect(exitedAt - stoppedAt).toBeLessThan(3000 + 5000);
+    expect(await inFlight.response).toMatch(/^HTTP\/1\.1 20[01] /);
+    expect(stats.failures).toEqual([]);
+    expect(stats.byApp.get('app-2')).toBeGreaterThan(0); // it served until the signal
+
+    const restarted = await startApp(app, wiring(readStack(DIR)));
+    await recordPid(app.id, restarted);
+  });
+
+  it('fails no request, POSTs included, while scaling from 2 to 4 replicas and back to 2', async () => {
+    let during = new Map<string, number>();
+    const { stats } = await underLoad(['get', 'put', 'post'], async () => {
+      const grown = await scale({ dir: DIR, apps: 4, log: quiet });
+      expect(grown.added).toEqual(['app-3', 'app-4']);
+      expect(runningAppEnv(grown.stack.apps.slice(2))).toMatchObject(APP_ENV); // new replicas run like the old ones
+      await sleep(1500);
+      during = await countServedBy(100);
+      const shrunk = await scale({ dir: DIR, apps: 2, log: quiet });
+      expect(shrunk.removed).toEqual(['app-3', 'app-4']);
+      return shrunk;
+    }, { before: 1000, after: 1500 });
+    expect(stats.failures).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(300);
+    expect([...during.keys()].sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
+    expect(readStack(DIR).apps.map((a) => a.id)).toEqual(['app-1', 'app-2']);
+    expect([...(await countServedBy(40)).keys()].sort()).toEqual(['app-1', 'app-2']);
+  });
+
+  it('answers a burst over the rate limit with 429 problem+json while another client carries on', async () => {
+    const stack = readStack(DIR);
+    await reloadNginxAndSettle({ ...stack, nginx: { ...stack.nginx, rate: '10r/s', burst: 5 } }, stack.apps);
+    try {
+      const normal = (async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer steady-client' } });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+          await sleep(250);
+        }
+        return statuses;
+      })();
+      const burst = await Promise.all(Array.from({ length: 60 }, async () => {
+        const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer bursty-client' } });
+        return { status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: await res.text() };
+      }));
+      const limited = burst.filter((r) => r.status === 429);
+      expect(limited.length).toBeGreaterThan(30);
+      expect(burst.filter((r) => r.status !== 429).every((r) => r.status === 200)).toBe(true);
+      expect(limited[0]!.type).toBe('application/problem+json');
+      expect(limited[0]!.retryAfter).toBe('1');
+      expect(JSON.parse(limited[0]!.body)).toMatchObject({ status: 429, code: 'TESSERA_ERR_RATE_LIMITED' });
+      expect(await normal).toEqual(Array(8).fill(200));
+    } finally {
+      await reloadNginxAndSettle(stack, stack.apps);
+    }
+    const after = await Promise.all(Array.from({ length: 30 }, () => fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer bursty-client' } }).then((r) => r.status)));
+    expect(after.every((s) => s === 200)).toBe(true);
+  });
+});
+
+async function countServedBy(n: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const app = await request('get');
+    seen.set(app, (seen.get(app) ?? 0) + 1);
+  }
+  return seen;
+}
+
+// ------------------------------------------- one replica, in process ----
+
+/** An app whose services are never reached: the plugins answer first. */
+async function bareApp(extra: Partial<ApiDeps> & { draining?: boolean } = {}) {
+  const deps: ApiDeps = {
+    users: {} as ApiDeps['users'],
+    documents: {} as ApiDeps['documents'],
+    probe: { draining: () => extra.draining ?? false, check: async () => ({ ready: true, detail: {} }) },
+    metrics: createMetrics('edge-test'),
+    limits: { maxDocBytes: 65536, maxProfileBytes: 16384 },
+    appId: 'edge-test',
+    ...extra,
+  };
+  const app = await buildApp(deps);
+  await app.ready();
+  return app;
+}
+
+describe('an app replica on its own', () => {
+  it('while draining answers 503 problem+json with Retry-After and Connection: close; ops routes still answer', async () => {
+    const app = await bareApp({ draining: true });
+    try {
+      const res = await app.inject({ method: 'GET', url: `/v1/users/${randomUUID()}` });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers.connection).toBe('close');
+      expect(res.headers['x-tessera-app']).toBe('edge-test');
+      expect(res.json()).toMatchObject({ status: 503, code: 'TESSERA_ERR_SHUTTING_DOWN' });
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'draining' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('under event-loop pressure sheds requests with 503 problem+json and Retry-After, but not its health checks', async () => {
+    const app = await bareApp({ loadShedding: { maxEventLoopDelayMs: 50, maxEventLoopUtilization: 0, sampleIntervalMs: 50 } });
+    try {
+      // Sustained lag: the loop is blocked 80 ms out of every ~80 ms.
+      const blocker = setInterval(() => {
+        const until = Date.now() + 80;
+        while (Date.now() < until) { /* busy */ }
+      }, 1);
+      let shed: Awaited<ReturnType<typeof app.inject>> | undefined;
+      let health = 0;
+      try {
+        for (let i = 0; i < 60 && !shed; i++) {
+          await sleep(20);
+          const res = await app.inject({ method: 'GET', url: `/v1/users/${randomUUID()}` });
+          if (res.statusCode === 503) shed = res;
+        }
+        health = (await app.inject({ method: 'GET', url: '/healthz' })).statusCode;
+      } finally {
+        clearInterval(blocker);
+      }
+      expect(shed, 'no request was shed').toBeDefined();
+      expect(health).toBe(200);
+      expect(shed!.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(shed!.headers['retry-after']).toBe('1');
+      expect(shed!.json()).toMatchObject({ status: 503, code: 'TESSERA_ERR_OVERLOADED' });
+    } finally {
+      await app.close();
+    }
+  });
+});
