@@ -182,8 +182,9 @@ export class ShardPools {
         return { value, source: 'replica' };
       } catch (err) {
         client?.release(err as Error);
-        if (!isUnavailable(err)) throw mapDbError(shard, err);
-        sp.replicas.ban(replica.name);
+        // Any replica failure, including a query cancelled by a recovery
+        // conflict, is retried on the primary; only an unreachable replica is banned.
+        if (isUnavailable(err)) sp.replicas.ban(replica.name);
         this.log.warn({ err, shard, replica: replica.name }, 'replica read failed; using the primary');
       }
     }
