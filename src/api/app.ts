@@ -8,6 +8,7 @@ import type { DocumentService } from '../users/document-service.js';
 import type { UserService } from '../users/user-service.js';
 import { drainPlugin } from './plugins/drain.js';
 import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
+import { installNulGuard } from './plugins/nul-guard.js';
 import { installErrorHandlers } from './problem.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
@@ -59,6 +60,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // JSON only: any other media type is 415, not a string body that fails validation.
   app.removeContentTypeParser(['text/plain']);
   installErrorHandlers(app);
+  installNulGuard(app);
   app.addSchema(Problem);
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);

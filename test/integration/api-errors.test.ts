@@ -93,3 +93,17 @@ describe('routing headers on errors', () => {
     expect(dup.headers.get('x-tessera-shard')).toMatch(/^shard-/);
   });
 });
+
+describe('input PostgreSQL cannot store', () => {
+  it('a NUL character anywhere in a body is 400, not a server error', async () => {
+    const { body: user } = await createUser();
+    expectProblem(await call('POST', '/v1/users', { raw: '{"email":"nul@example.com","name":"a\\u0000b"}', headers: { 'content-type': 'application/json' } }), 400, 'TESSERA_ERR_VALIDATION');
+    expectProblem(await call('PUT', `/v1/users/${user.id}/data/k`, { raw: '{"deep":["ok","\\u0000"]}', headers: { 'content-type': 'application/json' } }), 400, 'TESSERA_ERR_VALIDATION');
+    expectProblem(await call('PATCH', `/v1/users/${user.id}`, { raw: '{"profile":{"k\\u0000":1}}', headers: { 'content-type': 'application/json' } }), 400, 'TESSERA_ERR_VALIDATION');
+    expect((await call('GET', `/v1/users/${user.id}/data/k`)).status).toBe(404);
+  });
+
+  it('a path NGINX itself refuses still gets a problem+json 400', async () => {
+    expectProblem(await call('GET', '/v1/users/by-email/%ZZ'), 400, 'TESSERA_ERR_VALIDATION');
+  });
+});
