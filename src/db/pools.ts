@@ -36,6 +36,12 @@ export type ReadSource = 'replica' | 'primary';
 interface ShardPool {
   endpoints: ShardEndpoints;
   primary: pg.Pool;
+  /**
+   * Sessions that hold a lock while the caller writes elsewhere (email
+   * claims). Kept apart from `primary` so that lock holders, each waiting for
+   * a second connection, can never exhaust the pool they wait on.
+   */
+  locks: pg.Pool;
   replicas: ReplicaSet;
   breaker: CircuitBreaker;
 }
@@ -59,9 +65,11 @@ export class ShardPools {
       if (current && current.endpoints.primaryUrl === ep.primaryUrl && current.endpoints.replicaUrls.join() === ep.replicaUrls.join()) continue;
       if (current) {
         void current.primary.end().catch(() => undefined);
+        void current.locks.end().catch(() => undefined);
         void current.replicas.close();
       }
       const primary = this.#makePool(ep.name, ep.primaryUrl);
+      const locks = this.#makePool(ep.name, ep.primaryUrl);
       const replicas = new ReplicaSet(ep.name, ep.replicaUrls, primary, {
         size: this.settings.size,
         timeoutMs: this.settings.timeoutMs,
@@ -71,7 +79,7 @@ export class ShardPools {
         log: this.log,
       });
       void replicas.start();
-      this.#shards.set(ep.name, { endpoints: ep, primary, replicas, breaker: new CircuitBreaker() });
+      this.#shards.set(ep.name, { endpoints: ep, primary, locks, replicas, breaker: new CircuitBreaker() });
     }
   }
 
@@ -120,11 +128,11 @@ export class ShardPools {
    * Runs `fn` with a client of the shard's primary. A client that failed is
    * destroyed rather than returned to the pool: its session state is unknown.
    */
-  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>, role: 'main' | 'locks' = 'main'): Promise<T> {
     const sp = this.#get(shard);
     let client: pg.PoolClient;
     try {
-      client = await sp.primary.connect();
+      client = await (role === 'locks' ? sp.locks : sp.primary).connect();
     } catch (err) {
       sp.breaker.failure();
       throw mapDbError(shard, err);
@@ -210,6 +218,6 @@ export class ShardPools {
   async close(): Promise<void> {
     const pools = [...this.#shards.values()];
     this.#shards.clear();
-    await Promise.all(pools.flatMap((sp) => [sp.primary.end().catch(() => undefined), sp.replicas.close()]));
+    await Promise.all(pools.flatMap((sp) => [sp.primary.end().catch(() => undefined), sp.locks.end().catch(() => undefined), sp.replicas.close()]));
   }
 }

@@ -67,6 +67,11 @@ export class RoutedDb {
     return this.#withOwner(ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client })));
   }
 
+  /** Like {@link onPrimary}, on a session of the lock pool: for holding a lock while writing elsewhere. */
+  onLockSession<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
+    return this.#withOwner(ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client }), 'locks'));
+  }
+
   /** The shard that owns `ksid` under the current map. */
   ownerOf(ksid: bigint): string {
     const dest = this.router.routeKsid(ksid);

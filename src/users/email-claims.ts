@@ -19,7 +19,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * only under that lock, so an in-flight create can never be overtaken. If the
  * app dies mid-way the connection drops, the lock goes with it, and what is
  * left is at worst a stale claim. Waiters poll with try-lock instead of
- * blocking so that they never hold a pooled connection the lock holder needs.
+ * blocking, and lock sessions come from a pool of their own: a holder waiting
+ * for a connection to write the user can never be starved by other holders.
  */
 export class EmailClaims {
   constructor(
@@ -61,7 +62,7 @@ export class EmailClaims {
 
     const deadline = Date.now() + this.opts.lockWaitMs;
     for (;;) {
-      const outcome = await this.db.onPrimary(ksid, async ({ client }) => {
+      const outcome = await this.db.onLockSession(ksid, async ({ client }) => {
         const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
         if (!got.rows[0]?.ok) return { locked: false as const };
         try {

@@ -39,6 +39,12 @@ describe('global email uniqueness', () => {
     expect(await holders(email)).toEqual([results.find((r) => r.status === 201)!.body.id]);
   });
 
+  it('150 concurrent creates with distinct emails through one app all succeed (claims never starve the pool)', async () => {
+    const app = testStack().apps[0]!;
+    const results = await Promise.all(Array.from({ length: 150 }, () => call('POST', '/v1/users', { base: app.url, body: { email: uniqueEmail('burst'), name: 'Burst' } })));
+    expect(results.map((r) => r.status).filter((s) => s !== 201)).toEqual([]);
+  });
+
   it('a stale claim (its user never written) is reclaimed by the next create', async () => {
     const email = uniqueEmail('stale');
     const ghost = uuidv7();
