@@ -19,6 +19,7 @@ const app = await buildApp({
   ...runtime.api,
   logger: log,
   appId: config.TESSERA_APP_ID,
+  accessLog: config.TESSERA_ACCESS_LOG,
   loadShedding: {
     maxEventLoopDelayMs: config.TESSERA_MAX_EVENT_LOOP_DELAY_MS,
     maxEventLoopUtilization: config.TESSERA_MAX_EVENT_LOOP_UTILIZATION,

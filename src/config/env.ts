@@ -18,6 +18,8 @@ export const ConfigSchema = Type.Object({
   TESSERA_REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6390' }),
   /** pino log level. */
   TESSERA_LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  /** One log line per request from the app (NGINX writes the access log anyway). */
+  TESSERA_ACCESS_LOG: Type.Boolean({ default: false }),
   /** Largest document value, in bytes of JSON. */
   TESSERA_MAX_DOC_BYTES: Type.Integer({ minimum: 1024, default: 65536 }),
   /** Largest user profile, in bytes of JSON. */
