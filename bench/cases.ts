@@ -1,0 +1,113 @@
+/**
+ * Every case of the benchmark: what it measures, what it is compared with
+ * (its ceiling, or for NGINX and scaling cases the run it extends) and the
+ * goal from issues 3 and 6. The runner decides how to run them; the report
+ * reads the ratios off this table.
+ */
+
+export type CaseId =
+  | 'bare' | 'redis-get' | 'pg-select' | 'pg-insert' | 'nginx-bare'
+  | 'get-l1' | 'get-l1-nginx' | 'get-l1-nginx-2apps' | 'get-l1-nginx-4apps'
+  | 'get-l2' | 'get-l2-nginx'
+  | 'get-miss' | 'get-miss-nginx'
+  | 'get-default'
+  | 'create' | 'create-nginx'
+  | 'put-doc' | 'put-doc-nginx';
+
+export interface CaseDef {
+  id: CaseId;
+  title: string;
+  kind: 'ceiling' | 'tessera';
+  /** The case this one's requests/s is divided by (the bare handler for ceilings). */
+  vs: CaseId;
+  /** Lowest acceptable ratio, when the issues set one. */
+  goal?: number;
+  /** What the goal is called in the output. */
+  goalName?: string;
+  /** Why the ratio is what it is, when the goal is missed: what this case does per request beyond its reference. */
+  bound?: string;
+}
+
+const NGINX_BOUND =
+  'NGINX runs on the same server core as the app here, so every proxied request spends server-core CPU in NGINX ' +
+  '(parse, upstream keepalive, JSON access-log line, limit_req) that the direct run gives to the app; on a host where NGINX has cores of its own this shows up as latency, not throughput.';
+
+const nginxCase = (id: CaseId, direct: CaseId, title: string): CaseDef => ({
+  id, title, kind: 'tessera', vs: direct, goal: 0.7, goalName: 'NGINX costs ≤ 30% vs direct', bound: NGINX_BOUND,
+});
+
+export const CASES: readonly CaseDef[] = [
+  { id: 'bare', title: 'ceiling: bare Fastify, constant JSON user', kind: 'ceiling', vs: 'bare' },
+  { id: 'nginx-bare', title: 'ceiling: NGINX → bare handler', kind: 'ceiling', vs: 'bare' },
+  { id: 'redis-get', title: 'ceiling: bare + one ioredis GET', kind: 'ceiling', vs: 'bare' },
+  { id: 'pg-select', title: 'ceiling: bare + one pg primary-key SELECT', kind: 'ceiling', vs: 'bare' },
+  { id: 'pg-insert', title: 'ceiling: bare + one pg INSERT', kind: 'ceiling', vs: 'bare' },
+  {
+    id: 'get-l1', title: 'GET user, L1 hit', kind: 'tessera', vs: 'bare', goal: 0.75, goalName: 'L1-hit GET ≥ 75% of bare handler',
+    bound:
+      'the request path around the cache hit, not the cache: pino request logging (two JSON lines per request at the default `info` level; ' +
+      'in a side run TESSERA_LOG_LEVEL=warn roughly doubled L1-hit requests per CPU second), TypeBox validation of params and headers, ' +
+      'a UUID → xxHash64 ksid → shard-map lookup, a random request id, the load-shedding check, onSend/onResponse hooks with a prom-client counter ' +
+      'and histogram per request; the bare handler does none of this.',
+  },
+  nginxCase('get-l1-nginx', 'get-l1', 'GET user, L1 hit, via NGINX (1 app)'),
+  {
+    id: 'get-l1-nginx-2apps', title: 'GET user, L1 hit, via NGINX, 2 apps', kind: 'tessera', vs: 'get-l1-nginx',
+    bound: 'all replicas share the same server core(s) here: more replicas cannot add CPU, so this shows the cost of spreading, not scale-out.',
+  },
+  {
+    id: 'get-l1-nginx-4apps', title: 'GET user, L1 hit, via NGINX, 4 apps', kind: 'tessera', vs: 'get-l1-nginx',
+    bound: 'all replicas share the same server core(s) here: more replicas cannot add CPU, so this shows the cost of spreading, not scale-out.',
+  },
+  {
+    id: 'get-l2', title: 'GET user, L2 hit (L1 off)', kind: 'tessera', vs: 'redis-get', goal: 0.8, goalName: 'L2-hit GET ≥ 80% of ioredis GET',
+    bound:
+      'the same per-request overhead as the L1 case (validation, routing, request id, metrics hooks, request logging) on top of the Redis round trip, ' +
+      'plus the L1 look-up, the single-flight map and decoding the versioned entry.',
+  },
+  nginxCase('get-l2-nginx', 'get-l2', 'GET user, L2 hit, via NGINX'),
+  {
+    id: 'get-miss', title: 'GET user, miss → replica (L1 off, L2 TTL 1 ms)', kind: 'tessera', vs: 'pg-select', goal: 0.8, goalName: 'miss GET ≥ 80% of pg SELECT',
+    bound:
+      'a miss costs two Redis round trips beside the replica SELECT (the L2 GET that misses, then the compare-and-set fill script), ' +
+      'plus replica choice by measured lag and the per-request overhead of the L1 case; the baseline does the SELECT alone.',
+  },
+  nginxCase('get-miss-nginx', 'get-miss', 'GET user, miss, via NGINX'),
+  { id: 'get-default', title: 'GET user, default cache settings (tiers as they fall)', kind: 'tessera', vs: 'bare' },
+  {
+    id: 'create', title: 'POST user (email claim + insert)', kind: 'tessera', vs: 'pg-insert', goal: 0.45, goalName: 'create ≥ 45% of pg INSERT',
+    bound:
+      'a create is two shard writes and ~10 round trips where the baseline has one: an email look-up SELECT, then on the email\'s shard ' +
+      'pg_try_advisory_lock, SELECT claim, INSERT claim, the user INSERT in its own transaction on the user\'s shard (BEGIN, INSERT with the fence trigger, ' +
+      'pg_current_wal_lsn, COMMIT), pg_advisory_unlock, then two L2 floor writes and two invalidation PUBLISHes.',
+  },
+  nginxCase('create-nginx', 'create', 'POST user via NGINX'),
+  { id: 'put-doc', title: 'PUT document (upsert)', kind: 'tessera', vs: 'pg-insert' },
+  nginxCase('put-doc-nginx', 'put-doc', 'PUT document via NGINX'),
+];
+
+export const CASE_IDS: readonly CaseId[] = CASES.map((c) => c.id);
+
+export function caseDef(id: CaseId): CaseDef {
+  const def = CASES.find((c) => c.id === id);
+  if (!def) throw new Error(`unknown case ${id}`);
+  return def;
+}
+
+/** The cases asked for plus every case their ratios need, in table order. */
+export function withReferences(asked: readonly CaseId[]): CaseId[] {
+  const need = new Set<CaseId>();
+  const add = (id: CaseId): void => {
+    if (need.has(id)) return;
+    need.add(id);
+    add(caseDef(id).vs);
+  };
+  asked.forEach(add);
+  return CASE_IDS.filter((id) => need.has(id));
+}
+
+export function parseCaseList(text: string): CaseId[] {
+  const ids = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const id of ids) if (!CASE_IDS.includes(id as CaseId)) throw new Error(`unknown case "${id}" (known: ${CASE_IDS.join(', ')})`);
+  return ids as CaseId[];
+}

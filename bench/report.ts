@@ -1,0 +1,146 @@
+/**
+ * Turns measured cases into ratios, verdicts and the two outputs:
+ * `bench/results.json` (everything, for tools and the integration test) and
+ * `bench/results.md` (the table the README quotes).
+ */
+import { CASES, caseDef, type CaseId } from './cases.js';
+import type { Pinning } from './cpu.js';
+import type { Measured } from './load.js';
+import type { ReadCounts } from './tiers.js';
+
+export interface CaseResult extends Measured {
+  id: CaseId;
+  /** Share of reads per tier/source, from the apps' counters (read cases only). */
+  tiers: ReadCounts | null;
+  /** Database loads per request (misses after single-flight), read cases only. */
+  dbLoadsPerRequest: number | null;
+  /** Settings the app(s) ran with beyond the defaults. */
+  appEnv?: Record<string, string>;
+}
+
+export interface MemorySample {
+  app: string;
+  when: string;
+  rssMiB: number | null;
+  under300MiB: boolean | null;
+}
+
+export interface RunInfo {
+  mode: 'full' | 'short';
+  users: number;
+  zipfS: number;
+  warmupS: number;
+  durationS: number;
+  connections: number;
+  writeConnections: number;
+  startedAt: string;
+  finishedAt: string;
+  machine: { nproc: number; cpuModel: string; node: string; loadavgStart: string; loadavgEnd: string };
+  pinning: Pinning;
+}
+
+export interface RowVerdict {
+  id: CaseId;
+  title: string;
+  kind: 'ceiling' | 'tessera';
+  vs: CaseId;
+  ratio: number | null;
+  /** The same ratio on requests per server CPU second: other tenants' load on the machine taken out. */
+  cpuRatio: number | null;
+  goal: number | null;
+  met: boolean | null;
+  note: string | null;
+}
+
+export interface Results {
+  run: RunInfo;
+  cases: (CaseResult & RowVerdict)[];
+  memory: MemorySample[];
+  missed: string[];
+  warnings: string[];
+  profile?: { case: CaseId; path: string | null };
+}
+
+const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(0)}%`);
+const num = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+/** Ratios and verdicts for every measured case. */
+export function judge(measured: Map<CaseId, CaseResult>): { rows: (CaseResult & RowVerdict)[]; missed: string[]; warnings: string[] } {
+  const rows: (CaseResult & RowVerdict)[] = [];
+  const missed: string[] = [];
+  const warnings: string[] = [];
+  for (const def of CASES) {
+    const m = measured.get(def.id);
+    if (!m) continue;
+    const ref = measured.get(def.vs);
+    const ratio = ref && ref.rps > 0 ? m.rps / ref.rps : null;
+    const cpuRatio = ref?.requestsPerServerCpuS && m.requestsPerServerCpuS ? m.requestsPerServerCpuS / ref.requestsPerServerCpuS : null;
+    const goal = def.goal ?? null;
+    const met = goal === null || ratio === null ? null : ratio >= goal;
+    let note: string | null = null;
+    if (met === false) {
+      const perCpu = cpuRatio === null ? '' : `; per server CPU second ${pct(cpuRatio)}`;
+      note = `MISSED: ${def.title} is ${pct(ratio)} of ${caseDef(def.vs).title.replace(/^ceiling: /, '')}${perCpu} (goal: ${def.goalName ?? `≥ ${pct(goal)}`}). Bounded by ${def.bound ?? 'unknown'}`;
+      missed.push(note);
+    }
+    if (m.non2xx > 0 || m.errors > 0) {
+      warnings.push(`${def.id}: ${m.non2xx} non-2xx responses and ${m.errors} connection errors of ${m.requests} (status codes ${JSON.stringify(m.statusCodes)})`);
+    }
+    const genShare = m.durationS > 0 ? m.generatorCpuS / m.durationS : 0;
+    if (genShare > 0.9 && (m.serverCpuOurs ?? 1) < 0.8) {
+      warnings.push(`${def.id}: the load generator used ${pct(genShare)} of its core while our servers used ${pct(m.serverCpuOurs)} of theirs: this number is bounded by the generator, not the server`);
+    }
+    if ((m.serverCpuForeign ?? 0) > 0.15) {
+      warnings.push(`${def.id}: other processes on this machine took ${pct(m.serverCpuForeign)} of the server core(s) during the case: its requests/s is low by about that much; the per-CPU ratio is the steadier number`);
+    }
+    rows.push({ ...m, id: def.id, title: def.title, kind: def.kind, vs: def.vs, ratio, cpuRatio, goal, met, note });
+  }
+  return { rows, missed, warnings };
+}
+
+function tierText(t: ReadCounts | null): string {
+  if (!t) return '';
+  return (['l1', 'l2', 'replica', 'primary'] as const)
+    .filter((k) => t[k] >= 0.005)
+    .map((k) => `${k} ${pct(t[k])}`)
+    .join(', ');
+}
+
+export function markdown(r: Results): string {
+  const { run } = r;
+  const lines: string[] = [];
+  lines.push(`# Tessera benchmark (${run.mode})`, '');
+  lines.push(
+    `${run.startedAt} · ${run.machine.nproc} CPUs (${run.machine.cpuModel}) · Node ${run.machine.node} · load average before/after: ${run.machine.loadavgStart} / ${run.machine.loadavgEnd}`,
+    '',
+    `${num(run.users)} seeded users, Zipf s=${run.zipfS} reads · autocannon, ${run.connections} connections for reads and ${run.writeConnections} for writes, ${run.warmupS} s warm-up + ${run.durationS} s measured per case · ` +
+      (run.pinning.pinned
+        ? `servers pinned to CPU ${run.pinning.serverCpus.join(',')}, load generator to CPU ${run.pinning.generatorCpus.join(',')}`
+        : `NOT PINNED (${run.pinning.reason ?? 'unknown'}): servers and generator share every CPU`),
+    '',
+  );
+  lines.push('| case | req/s | p50 ms | p99 ms | non-2xx / errors | served by | vs | ratio | goal | result | ratio per CPU-s | CPU ours / other / gen |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |');
+  for (const c of r.cases) {
+    const result = c.met === null ? '' : c.met ? 'met' : '**MISSED**';
+    const loads = c.dbLoadsPerRequest !== null && (c.tiers?.replica ?? 0) + (c.tiers?.primary ?? 0) > 0.5 ? ` (${c.dbLoadsPerRequest.toFixed(2)} DB loads/req)` : '';
+    lines.push(
+      `| ${c.title} | ${num(c.rps)} | ${c.p50Ms} | ${c.p99Ms} | ${c.non2xx} / ${c.errors} | ${tierText(c.tiers)}${loads} | ${c.vs === c.id ? '–' : c.vs} | ${pct(c.ratio)} | ${c.goal === null ? '' : `≥ ${pct(c.goal)}`} | ${result} | ${pct(c.cpuRatio)} | ${pct(c.serverCpuOurs)} / ${pct(c.serverCpuForeign)} / ${pct(c.durationS > 0 ? c.generatorCpuS / c.durationS : null)} |`,
+    );
+  }
+  if (r.memory.length > 0) {
+    lines.push('', '## Memory (VmRSS)', '', '| app | when | RSS MiB | under 300 MiB |', '| --- | --- | ---: | --- |');
+    for (const m of r.memory) lines.push(`| ${m.app} | ${m.when} | ${m.rssMiB === null ? '–' : m.rssMiB.toFixed(0)} | ${m.under300MiB === null ? '–' : m.under300MiB ? 'yes' : '**no**'} |`);
+  }
+  if (r.missed.length > 0) lines.push('', '## Goals missed', '', ...r.missed.map((m) => `- ${m}`));
+  if (r.warnings.length > 0) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
+  if (r.profile) lines.push('', `CPU profile of the worst case (${r.profile.case}): ${r.profile.path ?? 'not written'}`);
+  lines.push(
+    '',
+    'Ratios are requests/s against the `vs` case measured in the same run. NGINX cases are compared with the same case direct (NGINX cost = 1 − ratio); ' +
+      'the 2- and 4-app cases with 1 app behind NGINX. "ratio per CPU-s": the same ratio on requests per CPU second of our server processes (apps, PostgreSQL, Redis, NGINX, baselines), ' +
+      'which leaves out load from other processes on the machine. "CPU": share of the server core(s) our servers used / other processes used / share of its core the generator used. ' +
+      'Users are seeded straight into the shard primaries (bypassing the API, for speed). How each tier is forced: bench/README.md.',
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,40 @@
+// The benchmark in its short mode, end to end: it brings up its own stack
+// (own folder and ports, beside the shared test stack), runs every case and
+// tears down. Only that every case produced a number and a ratio is checked:
+// throughput on a shared machine is noise, never a test verdict.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CASE_IDS } from '../../bench/cases.js';
+import type { Results } from '../../bench/report.js';
+
+const run = promisify(execFile);
+const out = mkdtempSync(join(tmpdir(), 'tessera-bench-test-'));
+
+describe('npm run bench -- --short', () => {
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('measures every case and gives each a requests/s and a ratio', async () => {
+    await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--short', '--duration', '2', '--out', out], {
+      timeout: 235_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
+    expect(results.run.mode).toBe('short');
+    expect(results.cases.map((c) => c.id).sort()).toEqual([...CASE_IDS].sort());
+    for (const c of results.cases) {
+      expect(c.rps, c.id).toBeGreaterThan(0);
+      expect(c.ratio, c.id).toEqual(expect.any(Number));
+    }
+    // Reads were served by the tier each case forces (from the apps' own counters).
+    const tiers = Object.fromEntries(results.cases.map((c) => [c.id, c.tiers]));
+    expect(tiers['get-l1']?.l1).toBeGreaterThan(0.95);
+    expect(tiers['get-l2']?.l2).toBeGreaterThan(0.95);
+    expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.95);
+    expect(results.memory.length).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| case | req/s |');
+  }, 240_000);
+});
