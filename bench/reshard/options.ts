@@ -34,7 +34,7 @@ export interface BenchOptions {
 export const BENCH_STACK: BenchStackConfig = {
   dir: '.tessera-bench-reshard',
   port: 18980,
-  pgBasePort: 56220,
+  pgBasePort: 26220,
   redisPort: 17190,
   appBasePort: 14201,
 };

@@ -22,7 +22,7 @@ export interface StackLayoutOptions {
   strategy?: StrategyName;
   /** NGINX port (where clients send requests). @default 8080 */
   port?: number;
-  /** Catalog port; shard primaries and replicas take the ports after it. @default 54320 */
+  /** Catalog port; shard primaries and replicas take the ports after it. @default 15432 */
   pgBasePort?: number;
   /** @default 6390 */
   redisPort?: number;
@@ -98,7 +98,7 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
     apps: positiveInt(opts.apps ?? 2, 'apps', 1),
     strategy,
     port: positiveInt(opts.port ?? 8080, 'port', 1),
-    pgBasePort: positiveInt(opts.pgBasePort ?? 54320, 'pgBasePort', 1),
+    pgBasePort: positiveInt(opts.pgBasePort ?? 15432, 'pgBasePort', 1),
     redisPort: positiveInt(opts.redisPort ?? 6390, 'redisPort', 1),
     appBasePort: positiveInt(opts.appBasePort ?? 3001, 'appBasePort', 1),
     rate,

@@ -1,6 +1,6 @@
 /**
  * Progress lines for long steps, on stderr so that stdout stays for results
- * (`starting shard-a primary on :54321 … ok (1.2 s)`).
+ * (`starting shard-a primary on :15433 … ok (1.2 s)`).
  */
 
 /** Where progress goes; tests pass a silent or collecting sink. */

@@ -13,7 +13,7 @@ export const ConfigSchema = Type.Object({
   /** Name of this replica in logs, metrics and the catalog's heartbeat table. */
   TESSERA_APP_ID: Type.String({ default: 'app' }),
   /** Catalog database: shard map versions, shard connection strings. */
-  TESSERA_CATALOG_URL: Type.String({ default: 'postgres://tessera:tessera@127.0.0.1:54320/tessera_catalog' }),
+  TESSERA_CATALOG_URL: Type.String({ default: 'postgres://tessera:tessera@127.0.0.1:15432/tessera_catalog' }),
   /** Redis for the L2 cache and the invalidation channel. */
   TESSERA_REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6390' }),
   /** pino log level. */

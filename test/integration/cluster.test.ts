@@ -14,7 +14,7 @@ import { up, type UpOptions } from '../../src/cluster/up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cluster-test-'));
 const options: UpOptions = {
-  dir, shards: 2, replicas: 1, apps: 1, port: 18380, pgBasePort: 55620, redisPort: 16690, appBasePort: 13301,
+  dir, shards: 2, replicas: 1, apps: 1, port: 18380, pgBasePort: 25620, redisPort: 16690, appBasePort: 13301,
   log: () => undefined,
 };
 

@@ -29,7 +29,7 @@ const users: string[] = [];
 
 beforeAll(async () => {
   const { stack } = await up({
-    dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18280, pgBasePort: 55820, redisPort: 16590, appBasePort: 13401,
+    dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18280, pgBasePort: 25820, redisPort: 16590, appBasePort: 13401,
     appEnv: APP_ENV, log: quiet,
   });
   base = stack.nginx.url;
@@ -88,7 +88,7 @@ function sendOnNewConnection(url: string, method: string, headers: Record<string
 }
 
 /** One request of the mix; returns the replica that served it, or throws describing the failure. */
-async function request(op: Op, headers: Record<string, string> = {}): Promise<string> {
+async function request(op: Op, headers: Record<string, string> = {}, fresh = false): Promise<string> {
   const id = pick(users);
   const [method, path, body, expected] =
     op === 'get' ? ['GET', `/v1/users/${id}`, undefined, [200]]
@@ -99,7 +99,9 @@ async function request(op: Op, headers: Record<string, string> = {}): Promise<st
   });
   let res: Response;
   try {
-    res = await send().catch(async (err: unknown) => {
+    res = fresh
+      ? await sendOnNewConnection(`${base}${path}`, method, { ...(body && { 'content-type': 'application/json' }), ...headers }, body)
+      : await send().catch(async (err: unknown) => {
       // An NGINX reload closes client keep-alive connections that are idle at
       // that instant; one the client reused at the same moment fails before
       // NGINX read the request. A client may resend then (RFC 9112 §9.3.1;
@@ -120,13 +122,17 @@ async function request(op: Op, headers: Record<string, string> = {}): Promise<st
  * Runs `clients` request loops while `action` runs (plus `before` ms before
  * it and `after` ms after it) and returns the action's result with the stats.
  */
-async function underLoad<T>(ops: Op[], action: () => Promise<T>, opts: { clients?: number; before?: number; after?: number } = {}): Promise<{ result: T; stats: LoadStats }> {
+async function underLoad<T>(
+  ops: Op[],
+  action: () => Promise<T>,
+  opts: { clients?: number; before?: number; after?: number; freshConnections?: boolean } = {},
+): Promise<{ result: T; stats: LoadStats }> {
   const stats: LoadStats = { ok: 0, failures: [], byApp: new Map(), connectionRetries: 0 };
   let running = true;
   const loop = async (): Promise<void> => {
     while (running) {
       try {
-        const app = await request(pick(ops));
+        const app = await request(pick(ops), {}, opts.freshConnections ?? false);
         stats.ok++;
         stats.byApp.set(app, (stats.byApp.get(app) ?? 0) + 1);
       } catch (err) {
@@ -246,6 +252,10 @@ describe('NGINX in front of the app replicas', () => {
     await recordPid(app.id, restarted);
   });
 
+  // A connection per request: an NGINX 1.22 reload closes idle client
+  // keep-alive connections, and a client reusing one at that instant sees it
+  // closed before any response (the README's scaling caveat). That race is
+  // the client connection's; this test shows the service side loses nothing.
   it('fails no request, POSTs included, while scaling from 2 to 4 replicas and back to 2', async () => {
     let during = new Map<string, number>();
     const { stats } = await underLoad(['get', 'put', 'post'], async () => {
@@ -257,7 +267,7 @@ describe('NGINX in front of the app replicas', () => {
       const shrunk = await scale({ dir: DIR, apps: 2, log: quiet });
       expect(shrunk.removed).toEqual(['app-3', 'app-4']);
       return shrunk;
-    }, { before: 1000, after: 1500 });
+    }, { before: 1000, after: 1500, freshConnections: true });
     expect(stats.failures).toEqual([]);
     expect(stats.ok).toBeGreaterThan(300);
     expect([...during.keys()].sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);

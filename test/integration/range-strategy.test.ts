@@ -13,7 +13,7 @@ const dir = resolve('.tessera-test/range');
 describe('range strategy', () => {
   let stack: StackInfo;
   beforeAll(async () => {
-    await up({ dir, shards: 2, replicas: 0, apps: 1, strategy: 'range', port: 18180, pgBasePort: 55520, redisPort: 16490, appBasePort: 13201, appEnv: { TESSERA_LOG_LEVEL: 'warn' }, log: () => undefined });
+    await up({ dir, shards: 2, replicas: 0, apps: 1, strategy: 'range', port: 18180, pgBasePort: 25520, redisPort: 16490, appBasePort: 13201, appEnv: { TESSERA_LOG_LEVEL: 'warn' }, log: () => undefined });
     stack = readStack(dir);
   });
   afterAll(async () => {

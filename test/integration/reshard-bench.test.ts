@@ -25,7 +25,7 @@ describe('npm run bench:reshard -- --short', () => {
   it('reports copy throughput against raw COPY and the cutover window, with zero client errors', async () => {
     const r: BenchResults = await runReshardBench({
       rows: 5_000, short: true, writesPerSecond: 20, readers: 2, out: null, keep: false,
-      stack: { dir: '.tessera-test/reshard-bench', port: 18990 + offset, pgBasePort: 56240 + offset, redisPort: 17200 + offset, appBasePort: 14211 + offset },
+      stack: { dir: '.tessera-test/reshard-bench', port: 18990 + offset, pgBasePort: 26240 + offset, redisPort: 17200 + offset, appBasePort: 14211 + offset },
       log: (line) => console.error(`[bench:reshard] ${line}`),
     });
     console.log(JSON.stringify({ ratio: r.ratio, window: r.window, writer: r.writer, reader: r.reader }));

@@ -17,7 +17,7 @@ export const TEST_STACK = {
   apps: 2,
   strategy: 'hash' as const,
   port: 18080 + offset,
-  pgBasePort: 55420 + offset,
+  pgBasePort: 25420 + offset,
   redisPort: 16390 + offset,
   appBasePort: 13001 + offset,
 };

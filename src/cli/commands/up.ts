@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--apps <n>', 'app replicas behind NGINX (default 2)', int)
     .option('--strategy <name>', 'sharding strategy: hash or range (default hash)', strategy)
     .option('--port <port>', 'NGINX port, where clients send requests (default 8080)', int)
-    .option('--pg-base-port <port>', 'catalog port; shard instances take the next ones (default 54320)', int)
+    .option('--pg-base-port <port>', 'catalog port; shard instances take the next ones (default 15432)', int)
     .option('--redis-port <port>', 'Redis port (default 6390)', int)
     .option('--app-base-port <port>', 'first app port (default 3001)', int)
     .option('--rate <rate>', 'NGINX per-client rate limit (default 2000r/s)')
