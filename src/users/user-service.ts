@@ -14,7 +14,7 @@ import type { EmailClaims } from './email-claims.js';
 import type { User, UserRow } from './model.js';
 import { toUser } from './model.js';
 import type { UserChanges } from './users-sql.js';
-import { deleteUser, insertUser, listUsers, selectUser, updateUser } from './users-sql.js';
+import { deleteUser, insertUser, listUsers, lockUser, selectUser, updateUser } from './users-sql.js';
 
 /** A result that names the shard that served it. */
 export interface OnShard<T> {
@@ -104,13 +104,6 @@ export class UserService {
     return { ...read, shard: read.shard ?? shard };
   }
 
-  /** The user as its primary has it now (for decisions that must not act on a stale copy). */
-  async #current(id: string): Promise<User | undefined> {
-    const ksid = this.router.userKsid(id);
-    const { value } = await this.db.onPrimary(ksid, ({ client }) => selectUser(client, ksid, id));
-    return value && toUser(value);
-  }
-
   /** Finds the user holding `email` (case-insensitively) through the lookup table. */
   async getByEmail(email: string, token?: ConsistencyToken): Promise<ReadThrough> {
     const norm = normalizeEmail(email);
@@ -134,40 +127,39 @@ export class UserService {
   }
 
   /**
-   * Applies a partial update. `ifMatch` (a version) makes it conditional: a
-   * mismatch is 412. Without it, the update still never overwrites a change it
-   * did not see: it re-reads and re-applies on a concurrent change.
+   * Applies a partial update in one transaction that locks the row, so
+   * concurrent updates serialise instead of failing. `ifMatch` (a version)
+   * makes it conditional: a mismatch is 412. A new email is claimed first
+   * (a claim the user already holds is a no-op); the old one is released
+   * after the commit.
    */
   async patch(id: string, changes: UserChanges, ifMatch?: number): Promise<Written<User>> {
     const ksid = this.router.userKsid(id);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const base = await this.#current(id);
-      if (!base) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
-      if (ifMatch !== undefined && base.version !== ifMatch) {
-        throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `user ${id} is at version ${base.version}, not ${ifMatch}`, {
-          extra: { currentVersion: base.version },
-        });
-      }
-      const write = () => this.db.tx(ksid, ({ client }) => updateUser(client, ksid, id, base.version, changes));
-      const newEmail = changes.email?.trim();
-      const emailMoves = newEmail !== undefined && normalizeEmail(newEmail) !== normalizeEmail(base.email);
-      const updated = emailMoves ? await this.emails.claim(newEmail, id, write) : await write();
-      if (updated.value) {
-        const user = toUser(updated.value);
-        const invalidations = [this.cache.written(userKey(id), { e: 0, v: user.version })];
-        if (emailMoves) {
-          await this.emails.release(base.email, id).catch(() => undefined); // stale at worst
-          invalidations.push(
-            this.cache.written(emailKey(normalizeEmail(base.email)), EMAIL_FLOOR),
-            this.cache.written(emailKey(normalizeEmail(newEmail)), EMAIL_FLOOR),
-          );
+    const newEmail = changes.email?.trim();
+    const write = () =>
+      this.db.tx(ksid, async ({ client }) => {
+        const current = await lockUser(client, ksid, id);
+        if (!current) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
+        if (ifMatch !== undefined && current.version !== ifMatch) {
+          throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `user ${id} is at version ${current.version}, not ${ifMatch}`, {
+            extra: { currentVersion: current.version },
+          });
         }
-        await Promise.all(invalidations);
-        return { shard: updated.shard, value: user, token: { shard: updated.shard, lsn: updated.lsn } };
-      }
-      // Changed (or deleted) between read and write: decide again on fresh data.
+        const row = await updateUser(client, ksid, id, current.version, { ...changes, ...(newEmail !== undefined && { email: newEmail }) });
+        // The row is locked: the version cannot have moved.
+        return { row: row as UserRow, oldEmail: current.email };
+      });
+    // A failed write (404, 412) withdraws a fresh claim, so no stale claim is left behind.
+    const written = newEmail !== undefined ? await this.emails.claim(newEmail, id, write) : await write();
+    const user = toUser(written.value.row);
+    const invalidations = [this.cache.written(userKey(id), { e: 0, v: user.version })];
+    const oldNorm = normalizeEmail(written.value.oldEmail);
+    if (newEmail !== undefined && normalizeEmail(newEmail) !== oldNorm) {
+      await this.emails.release(written.value.oldEmail, id).catch(() => undefined); // stale at worst
+      invalidations.push(this.cache.written(emailKey(oldNorm), EMAIL_FLOOR), this.cache.written(emailKey(normalizeEmail(newEmail)), EMAIL_FLOOR));
     }
-    throw new TesseraError('TESSERA_ERR_CONFLICT', `user ${id} keeps changing; retry`, { retryAfter: 0 });
+    await Promise.all(invalidations);
+    return { shard: written.shard, value: user, token: { shard: written.shard, lsn: written.lsn } };
   }
 
   /** Deletes a user, its documents, then its email claim (reverse of create). */

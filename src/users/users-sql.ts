@@ -29,6 +29,13 @@ export interface UserChanges {
   profile?: Record<string, unknown>;
 }
 
+/** Locks a user's row for the rest of the transaction and returns its email and version. */
+export async function lockUser(c: pg.ClientBase, ksid: bigint, id: string): Promise<{ email: string; version: number } | undefined> {
+  const res = await c.query<{ email: string; version: string }>('SELECT email, version FROM users WHERE ksid = $1 AND id = $2 FOR UPDATE', [ksidToSql(ksid), id]);
+  const row = res.rows[0];
+  return row && { email: row.email, version: Number(row.version) };
+}
+
 /** Updates a user if its version is still `expectedVersion`; undefined when it is not (or is gone). */
 export async function updateUser(
   c: pg.ClientBase,

@@ -104,3 +104,21 @@ describe('users API through NGINX', () => {
     for (const id of mine) expect(seen).toContain(id);
   });
 });
+
+describe('concurrent updates', () => {
+  it('20 concurrent PATCHes of one user without If-Match all succeed, each version once', async () => {
+    const { body: user } = await createUser({ name: 'contended' });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => call('PATCH', `/v1/users/${user.id}`, { body: { profile: { writer: i } } })));
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+    expect(results.map((r) => r.body.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    expect((await call('GET', `/v1/users/${user.id}`, { headers: { 'x-tessera-consistency': results[0]!.headers.get('x-tessera-consistency')! } })).body.version).toBe(21);
+  });
+
+  it('concurrent PATCHes with If-Match of the same version: one wins, the rest get 412', async () => {
+    const { body: user } = await createUser();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call('PATCH', `/v1/users/${user.id}`, { body: { name: `w${i}` }, headers: { 'if-match': '"1"' } })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 412)).toHaveLength(9);
+  });
+});
