@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { StrategyName } from '../../catalog/topology.js';
 import { describeStack } from '../../cluster/summary.js';
+import type { StackLayoutOptions } from '../../cluster/layout.js';
 import { up } from '../../cluster/up.js';
 
 function int(value: string): number {
@@ -14,21 +15,8 @@ function strategy(value: string): StrategyName {
   return value;
 }
 
-interface UpFlags {
-  dir: string;
-  shards?: number;
-  replicas?: number;
-  apps?: number;
-  strategy?: StrategyName;
-  port?: number;
-  pgBasePort?: number;
-  redisPort?: number;
-  appBasePort?: number;
-  rate?: string;
-  burst?: number;
-  exactRanges?: boolean;
-  affinity?: boolean;
-}
+/** The flags are the layout options, minus the ones only code sets. */
+type UpFlags = Omit<StackLayoutOptions, 'nginxWorkers' | 'appEntry'> & { dir: string };
 
 /** `tessera up`: starts (or restarts) the local stack and prints where to send requests. */
 export function register(program: Command): void {
