@@ -100,7 +100,7 @@ async function measure(stack: StackInfo, ids: string[], affinity: boolean): Prom
 async function main(): Promise<void> {
   log(`starting a stack in ${DIR}`);
   await up({
-    dir: DIR, shards: 2, replicas: 0, apps: 2, port: 18380, pgBasePort: 25920, redisPort: 16690, appBasePort: 13501,
+    dir: DIR, shards: 2, replicas: 0, apps: 2, port: 18580, pgBasePort: 25920, redisPort: 16890, appBasePort: 13501,
     appEnv: { TESSERA_LOG_LEVEL: 'warn' }, log,
   });
   try {
