@@ -86,9 +86,12 @@ export async function restartApp(stack: StackInfo, app: AppInfo, env: Record<str
   await writeStack(stack);
 }
 
-/** Points NGINX at the first `n` app replicas (graceful reload). */
+/**
+ * Points NGINX at exactly the first `n` app replicas (graceful reload): no
+ * empty slots, so that the 1- and 2-replica cases measure NGINX alone.
+ */
 export async function routeNginxTo(stack: StackInfo, n: number): Promise<void> {
-  await reloadNginx(stack.nginx, stack.apps.slice(0, n));
+  await reloadNginx({ ...stack.nginx, upstreamPorts: [] }, stack.apps.slice(0, n));
   // Old workers finish and exit; give the new ones a moment before load arrives.
   await new Promise((r) => setTimeout(r, 500));
 }

@@ -117,7 +117,10 @@ async function main(): Promise<void> {
 
     const rows: string[] = [];
     for (const apps of [2, 4]) {
-      if (readStack(DIR).apps.length !== apps) await scale({ dir: DIR, apps, log });
+      if (readStack(DIR).apps.length !== apps) {
+        await scale({ dir: DIR, apps, log });
+        await sleep(5500); // NGINX sends to a slot it found empty again after fail_timeout (5 s)
+      }
       for (const affinity of [false, true]) {
         const r = await measure(readStack(DIR), ids, affinity);
         const line = `| ${apps} | ${affinity ? 'user affinity (hash $tessera_user consistent)' : 'least_conn'} | ${(100 * r.ratio).toFixed(1)} % | ${r.rps.toFixed(0)} | ${r.errors} |`;

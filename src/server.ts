@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
@@ -8,8 +9,9 @@ import { createRuntime } from './runtime.js';
 /**
  * The app replica process: configuration, logger, runtime, HTTP server, and a
  * graceful close on SIGTERM/SIGINT: stop accepting, answer 503 to new
- * requests on open connections so NGINX retries elsewhere, let in-flight ones
- * finish for up to TESSERA_DRAIN_MS, then close the pools and exit 0.
+ * idempotent requests on open connections so NGINX retries elsewhere (serve
+ * POST and PATCH, which it cannot retry), let the connections end for up to
+ * TESSERA_DRAIN_MS, then close the pools and exit 0.
  */
 const config = loadConfig();
 const log = pino({ level: config.TESSERA_LOG_LEVEL, base: { app: config.TESSERA_APP_ID } });
@@ -26,15 +28,25 @@ const app = await buildApp({
   },
 });
 
-/** Waits for in-flight requests up to the drain bound, then cuts the connections still open. */
+/**
+ * Stops accepting, then lets the open connections end on their own within the
+ * drain bound: each response while draining carries `Connection: close`, and
+ * NGINX closes its idle upstream connections after its keepalive_timeout
+ * (4 s). Closing an idle keep-alive connection from this side instead (what
+ * `http.Server#close` does) races with NGINX sending a request on it at that
+ * instant, and NGINX cannot resend a POST or PATCH elsewhere. Past the bound,
+ * whatever is still open is cut.
+ */
 async function drainHttp(): Promise<void> {
-  const closed = app.close();
-  const inTime = await Promise.race([closed.then(() => true), sleep(config.TESSERA_DRAIN_MS, false, { ref: false })]);
+  const ended = new Promise<boolean>((done) => {
+    net.Server.prototype.close.call(app.server, () => done(true));
+  });
+  const inTime = await Promise.race([ended, sleep(config.TESSERA_DRAIN_MS, false, { ref: false })]);
   if (!inTime) {
     log.warn({ drainMs: config.TESSERA_DRAIN_MS }, 'drain bound reached; closing the connections still open');
     app.server.closeAllConnections();
-    await closed;
   }
+  await app.close();
 }
 
 // The hard bound covers the drain plus closing pools and Redis; past it close-with-grace exits 1.

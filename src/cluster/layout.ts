@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StrategyName, TopologySeed } from '../catalog/topology.js';
 import { evenRanges } from './key-ranges.js';
-import { pgInstances, type AppInfo, type PgInstanceInfo, type ReplicaInfo, type ShardInfo, type StackInfo } from './stack-file.js';
+import { pgInstances, type AppInfo, type NginxInfo, type PgInstanceInfo, type ReplicaInfo, type ShardInfo, type StackInfo } from './stack-file.js';
 
 /** Sizes, ports and limits of a local stack. Every field has a default. */
 export interface StackLayoutOptions {
@@ -18,6 +18,13 @@ export interface StackLayoutOptions {
   replicas?: number;
   /** App replicas behind NGINX. @default 2 */
   apps?: number;
+  /**
+   * App ports NGINX's upstream lists from the start (≥ apps): `tessera scale`
+   * within them starts or stops replicas without reloading NGINX, because a
+   * reload closes clients' idle keep-alive connections. Empty slots cost one
+   * refused connect per slot every 5 s under load. @default max(apps, 4)
+   */
+  appSlots?: number;
   /** @default `hash` */
   strategy?: StrategyName;
   /** NGINX port (where clients send requests). @default 8080 */
@@ -72,6 +79,16 @@ export function shardName(index: number): string {
   return `shard-${s}`;
 }
 
+/**
+ * The app ports NGINX's upstream lists: the stack's slots plus any app
+ * outside them (stack files written before slots existed have none).
+ */
+export function upstreamPorts(nginx: NginxInfo, apps: AppInfo[]): number[] {
+  const ports = [...(nginx.upstreamPorts ?? [])];
+  for (const app of apps) if (!ports.includes(app.port)) ports.push(app.port);
+  return ports;
+}
+
 /** Replication slot names allow only [a-z0-9_]. */
 export function slotName(replicaName: string): string {
   return replicaName.replace(/[^a-z0-9_]/g, '_');
@@ -90,12 +107,14 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
   const strategy = opts.strategy ?? 'hash';
   if (strategy !== 'hash' && strategy !== 'range') throw new Error(`strategy must be hash or range, got ${String(strategy)}`);
   const rate = opts.rate ?? '2000r/s';
+  const apps = positiveInt(opts.apps ?? 2, 'apps', 1);
   if (!/^\d+r\/[sm]$/.test(rate)) throw new Error(`rate must look like 2000r/s or 600r/m, got ${rate}`);
   return {
     dir: resolve(opts.dir ?? '.tessera'),
     shards: positiveInt(opts.shards ?? 2, 'shards', 1),
     replicas: positiveInt(opts.replicas ?? 1, 'replicas', 0),
-    apps: positiveInt(opts.apps ?? 2, 'apps', 1),
+    apps,
+    appSlots: positiveInt(opts.appSlots ?? Math.max(apps, 4), 'appSlots', apps),
     strategy,
     port: positiveInt(opts.port ?? 8080, 'port', 1),
     pgBasePort: positiveInt(opts.pgBasePort ?? 15432, 'pgBasePort', 1),
@@ -147,6 +166,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     nginx: {
       url: `http://127.0.0.1:${o.port}`, port: o.port, pid: 0, prefix: nginxPrefix, config: join(nginxPrefix, 'nginx.conf'),
       rate: o.rate, burst: o.burst, affinity: o.affinity, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
+      upstreamPorts: Array.from({ length: o.appSlots }, (_, i) => o.appBasePort + i),
     },
     apps: Array.from({ length: o.apps }, (_, i) => {
       const port = o.appBasePort + i;
@@ -160,11 +180,13 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
 }
 
 /**
- * The app entry a stack would get as its `index`-th app (0-based): the port
- * after the highest app port in use. For `tessera scale --apps N`.
+ * The app entry a stack would get as its `index`-th app (0-based): its
+ * upstream slot's port, or past the last slot the port after the highest one
+ * in use. For `tessera scale --apps N`.
  */
 export function planApp(info: StackInfo, index: number): AppInfo {
-  const port = Math.max(...info.apps.map((a) => a.port)) + 1 + index - info.apps.length;
+  const slots = upstreamPorts(info.nginx, info.apps);
+  const port = slots[index] ?? Math.max(...slots) + 1 + index - slots.length;
   const id = `app-${index + 1}`;
   return { id, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(info.dir, 'logs', `${id}.log`) };
 }

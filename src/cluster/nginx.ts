@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PROJECT_ROOT } from './layout.js';
+import { PROJECT_ROOT, upstreamPorts } from './layout.js';
 import { isOurProcess, readPidFile, run, tailFile, waitForExit, waitUntil } from './proc.js';
 import type { AppInfo, NginxInfo } from './stack-file.js';
 import { findBinary } from './which.js';
@@ -23,6 +23,7 @@ function pidFile(info: NginxInfo): string {
 
 /** Fills the template's `{{NAME}}` placeholders; throws on any left unfilled. */
 export function renderNginxConfig(template: string, info: NginxInfo, apps: AppInfo[]): string {
+  const slots = upstreamPorts(info, apps);
   const values: Record<string, string> = {
     WORKERS: String(info.workers),
     PID_FILE: pidFile(info),
@@ -33,8 +34,13 @@ export function renderNginxConfig(template: string, info: NginxInfo, apps: AppIn
     RATE: info.rate,
     BURST: String(info.burst),
     BALANCE: info.affinity ? 'hash $tessera_user consistent;' : 'least_conn;',
-    // max_fails/fail_timeout: a dead replica is skipped for 2 s instead of tried on every request.
-    UPSTREAM_SERVERS: apps.map((a) => `        server 127.0.0.1:${a.port} max_fails=1 fail_timeout=2s;`).join('\n'),
+    // max_fails/fail_timeout: a dead replica or an empty slot is skipped for 5 s
+    // instead of tried on every request; a replica started in a slot gets
+    // requests within 5 s.
+    UPSTREAM_SERVERS: slots.map((port) => `        server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n'),
+    // Each server at most once per request: empty slots refuse at once, and
+    // the request moves on until a running replica takes it.
+    TRIES: String(slots.length),
   };
   const out = template.replace(/\{\{([A-Z_]+)\}\}/g, (m, name: string) => values[name] ?? m);
   const left = /\{\{[A-Z_]+\}\}/.exec(out);
@@ -91,7 +97,8 @@ export async function startNginx(info: NginxInfo, apps: AppInfo[]): Promise<numb
 
 /**
  * Re-renders the config for a new app list and reloads NGINX gracefully (old
- * workers finish their requests). For `tessera scale`.
+ * workers finish their requests, but close their idle client connections).
+ * For settings changes and `tessera scale` past the upstream slots.
  */
 export async function reloadNginx(info: NginxInfo, apps: AppInfo[]): Promise<void> {
   await writeNginxConfig(info, apps);

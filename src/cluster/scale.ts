@@ -2,12 +2,18 @@
  * `tessera scale --apps N`: adds or removes app replicas of a running local
  * stack without failing a request.
  *
- * - Up: the new replicas are started (same configuration as the running ones)
- *   and answer /readyz before NGINX is reloaded with them, so NGINX never
- *   sends a request to a replica that is not ready.
- * - Down: the highest-numbered replicas leave NGINX first (reload, then wait
- *   until the old NGINX workers have finished their requests and exited), and
- *   only then get SIGTERM, which drains whatever they still hold.
+ * NGINX's upstream lists every app slot from the start (`--app-slots`), so
+ * scaling within the slots never reloads NGINX: a reload would close clients'
+ * idle keep-alive connections under them.
+ *
+ * - Up: the new replicas start in the next slots (same configuration as the
+ *   running ones) and answer /readyz; NGINX, which skipped their empty slots,
+ *   sends them requests within its fail_timeout (5 s). Past the last slot the
+ *   upstream is re-rendered with more slots and NGINX reloads, once.
+ * - Down: the highest-numbered replicas get SIGTERM and drain: they refuse new
+ *   connections (NGINX moves on to the next server, POSTs included), answer
+ *   503 to idempotent requests on open ones (NGINX retries those), serve POST
+ *   and PATCH, and exit once NGINX has closed their idle connections.
  *
  * stack.json follows each step, so `down` always finds every process.
  */
@@ -15,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOurApp, startApp, stopApp, type AppWiring } from './app.js';
-import { planApp } from './layout.js';
+import { planApp, upstreamPorts } from './layout.js';
 import { withStackLock } from './lock.js';
 import { reloadNginx, runningNginxPid } from './nginx.js';
 import { assertPortsFree } from './ports.js';
@@ -71,7 +77,7 @@ export function runningAppEnv(apps: AppInfo[]): Record<string, string> {
 }
 
 /** Pids of the NGINX master's worker processes (Linux /proc; empty elsewhere). */
-async function nginxWorkers(masterPid: number): Promise<number[]> {
+export async function nginxWorkers(masterPid: number): Promise<number[]> {
   const pids: number[] = [];
   let entries: string[];
   try {
@@ -155,6 +161,8 @@ async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<st
     entry: info.runtime.appEntry,
     env: { ...inherited, ...opts.appEnv },
   };
+  const slots = upstreamPorts(info.nginx, info.apps);
+  const outside = fresh.filter((app) => !slots.includes(app.port));
   const started: AppInfo[] = [];
   try {
     await Promise.all(fresh.map(async (app) => {
@@ -162,11 +170,19 @@ async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<st
       started.push(app);
     }));
     const apps = [...info.apps, ...fresh];
-    await step(log, `reloading nginx with ${apps.length} upstreams`, () => reloadNginx(info.nginx, apps));
+    if (outside.length > 0) {
+      log(`note: ${outside.map((a) => a.id).join(', ')} lie past NGINX's ${slots.length} app slots; reloading it, which closes idle client ` +
+        'keep-alive connections (start the stack with a larger --app-slots to scale without a reload)');
+      const nginx = { ...info.nginx, upstreamPorts: upstreamPorts(info.nginx, apps) };
+      await step(log, `reloading nginx with ${nginx.upstreamPorts.length} app slots`, () => reloadNginx(nginx, apps));
+      info.nginx = nginx;
+    } else {
+      log(`nginx sends ${fresh.map((a) => a.id).join(', ')} requests within 5 s (their slots were in its upstream already)`);
+    }
     info.apps = apps;
     await writeStack(info);
   } catch (err) {
-    // NGINX still has the old list (or the reload failed): the new replicas serve nothing yet.
+    // NGINX never reached them (their slots were empty, or the reload failed) or may retry elsewhere: stop them.
     await Promise.all(started.map((app) => stopApp(app, 5000)));
     throw err;
   }
@@ -176,8 +192,7 @@ async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<st
 async function scaleDown(info: StackInfo, target: number, drain: number, log: ProgressSink): Promise<string[]> {
   const keep = info.apps.slice(0, target);
   const leaving = info.apps.slice(target);
-  await step(log, `reloading nginx with ${keep.length} upstreams (waiting for old workers to finish)`, () => reloadNginxAndSettle(info, keep));
-  await Promise.all(leaving.map((app) => step(log, `stopping ${app.id} (SIGTERM, drain)`, () => stopApp(app, drain + 10_000))));
+  await Promise.all(leaving.map((app) => step(log, `stopping ${app.id} (SIGTERM: it drains, NGINX moves on)`, () => stopApp(app, drain + 10_000))));
   info.apps = keep;
   await writeStack(info);
   return leaving.map((a) => a.id);

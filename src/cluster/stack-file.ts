@@ -61,6 +61,11 @@ export interface NginxInfo {
   /** Route each user id to one replica (consistent hash) instead of least connections; absent in older stack files. */
   affinity?: boolean;
   workers: number;
+  /**
+   * App ports in NGINX's upstream (slots), used or not; scaling within them
+   * needs no reload. Absent in older stack files: the apps' ports then.
+   */
+  upstreamPorts?: number[];
   accessLog: string;
   errorLog: string;
 }

@@ -1,4 +1,5 @@
 /** What `tessera up` prints on stdout once the stack is up: where to send requests, and how. */
+import { upstreamPorts } from './layout.js';
 import type { StackInfo } from './stack-file.js';
 
 /** A short, copy-pasteable description of a running stack. */
@@ -14,7 +15,7 @@ export function describeStack(info: StackInfo): string {
     `  curl -s -X POST ${url}/v1/users -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     `  curl -s ${url}/v1/users/<id>`,
     '',
-    `apps      ${info.apps.map((a) => a.url).join('  ')}`,
+    `apps      ${info.apps.map((a) => a.url).join('  ')}   (${upstreamPorts(info.nginx, info.apps).length} NGINX slots: \`tessera scale --apps N\` up to that needs no reload)`,
     `catalog   ${info.catalog.url}`,
     `redis     ${info.redis.url}`,
     `shards (${info.strategy}):`,

@@ -14,7 +14,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MigrateOptions } from '../catalog/migrate.js';
 import { isOurApp, startApp, type AppWiring } from './app.js';
-import { planStack, resolveLayoutOptions, seedFromStack, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
+import { planStack, resolveLayoutOptions, seedFromStack, upstreamPorts, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
 import { deadProcesses, processStates } from './liveness.js';
 import { withStackLock } from './lock.js';
 import { runningNginxPid, startNginx } from './nginx.js';
@@ -54,7 +54,7 @@ export interface UpResult {
   mapVersion: number | null;
 }
 
-const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity'] as const;
+const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity'] as const;
 
 /** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
 export async function up(opts: UpOptions = {}): Promise<UpResult> {
@@ -91,9 +91,17 @@ function portClaims(info: StackInfo, only?: Set<string>): PortClaim[] {
     ...pgInstances(info).map((i) => ({ name: i.name, port: i.port, role: `PostgreSQL ${i.name}` })),
     { name: 'redis', port: info.redis.port, role: 'Redis' },
     ...info.apps.map((a) => ({ name: a.id, port: a.port, role: `app ${a.id}` })),
+    // NGINX would send clients' requests to whatever listens on an empty slot.
+    ...spareSlots(info).map((port) => ({ name: SPARE, port, role: 'an empty app slot of NGINX (--app-slots)' })),
     { name: 'nginx', port: info.nginx.port, role: 'NGINX' },
   ];
-  return claims.filter((c) => !only || only.has(c.name));
+  return claims.filter((c) => !only || only.has(c.name) || c.name === SPARE);
+}
+
+const SPARE = 'spare-slot';
+
+function spareSlots(info: StackInfo): number[] {
+  return upstreamPorts(info.nginx, info.apps).filter((port) => !info.apps.some((a) => a.port === port));
 }
 
 async function create(o: ResolvedLayoutOptions, opts: UpOptions, log: ProgressSink): Promise<UpResult> {
@@ -155,6 +163,6 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
     await writeStack(info); // keep the pids of the apps that did start, for `down`
   }
   const verb = runningNginxPid(info.nginx) ? 'reloading' : 'starting';
-  info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} upstreams, ${info.nginx.affinity ? 'user affinity' : 'least connections'})`, () => startNginx(info.nginx, info.apps));
+  info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} apps in ${upstreamPorts(info.nginx, info.apps).length} upstream slots, ${info.nginx.affinity ? 'user affinity' : 'least connections'})`, () => startNginx(info.nginx, info.apps));
   return mapVersion;
 }

@@ -50,7 +50,10 @@ export const ConfigSchema = Type.Object({
   TESSERA_REDIS_TIMEOUT_MS: Type.Integer({ minimum: 5, default: 100 }),
   /** Serves GET /internal/cache (what each tier holds for a key) for tests and debugging. Never expose it. */
   TESSERA_DEBUG_ENDPOINTS: Type.Boolean({ default: false }),
-  /** How long a draining replica keeps answering in-flight requests on SIGTERM. */
+  /**
+   * How long a draining replica waits on SIGTERM for its connections to end
+   * (in-flight requests, and NGINX closing its idle ones after 4 s).
+   */
   TESSERA_DRAIN_MS: Type.Integer({ minimum: 0, default: 10000 }),
   /**
    * Load shedding: past this mean event-loop delay (ms, sampled every second)

@@ -149,13 +149,22 @@ describe('shipped NGINX configurations pass nginx -t', () => {
     };
     const apps = [3001, 3002].map((port, i) => ({ id: `app-${i + 1}`, url: `http://127.0.0.1:${port}`, port, pid: 0, log: join(prefix, `app-${i + 1}.log`) }));
     for (const affinity of [false, true]) {
-      const rendered = renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), { ...info, affinity }, apps);
-      expect(directive(upstreamBody(rendered, 'tessera_app')!, 'hash')).toEqual(affinity ? ['$tessera_user consistent'] : []);
-      expect(/^\s*least_conn;/m.test(upstreamBody(rendered, 'tessera_app')!)).toBe(!affinity);
+      // Two replicas in four slots: every slot is an upstream server, and a request may try each once.
+      const rendered = renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), { ...info, affinity, upstreamPorts: [3001, 3002, 3003, 3004] }, apps);
+      const upstream = upstreamBody(rendered, 'tessera_app')!;
+      expect(directive(upstream, 'server')).toEqual([3001, 3002, 3003, 3004].map((p) => `127.0.0.1:${p} max_fails=1 fail_timeout=5s`));
+      expect(directive(upstream, 'zone')).toEqual(['tessera_app 64k']);
+      expect(directive(rendered, 'proxy_next_upstream_tries')).toEqual(['4']);
+      expect(directive(upstream, 'hash')).toEqual(affinity ? ['$tessera_user consistent'] : []);
+      expect(/^\s*least_conn;/m.test(upstream)).toBe(!affinity);
       writeFileSync(info.config, rendered);
       const { status, output } = nginxTest(bin, prefix, info.config);
       expect(status, `affinity ${affinity}: ${output}`).toBe(0);
     }
+    // A stack file from before slots: the apps' own ports.
+    const legacy = renderNginxConfig(readFileSync(LOCAL_TEMPLATE, 'utf8'), info, apps);
+    expect(directive(upstreamBody(legacy, 'tessera_app')!, 'server')).toEqual(['127.0.0.1:3001 max_fails=1 fail_timeout=5s', '127.0.0.1:3002 max_fails=1 fail_timeout=5s']);
+    expect(directive(legacy, 'proxy_next_upstream_tries')).toEqual(['2']);
   });
 });
 
@@ -212,8 +221,9 @@ describe('nginx/compose.conf', () => {
     const conf = composeConf.replace(/\n\s*# The same replicas by consistent hash[^\n]*\n[^\n]*\n\s*upstream\s+tessera_app_affinity\s*\{[^}]*\}/, '');
     expect(upstreamBody(conf, 'tessera_app_affinity')).toBeUndefined();
     for (const name of [
+      // Not proxy_next_upstream_tries: the local stack tries each of its app slots once (some may be empty).
       'server_tokens', 'client_max_body_size', 'client_body_buffer_size', 'limit_req_status', 'proxy_next_upstream',
-      'proxy_next_upstream_tries', 'proxy_next_upstream_timeout', 'proxy_connect_timeout', 'proxy_read_timeout',
+      'proxy_next_upstream_timeout', 'proxy_connect_timeout', 'proxy_read_timeout',
       'proxy_send_timeout', 'proxy_set_header', 'proxy_hide_header', 'add_header', 'error_page', 'keepalive', 'keepalive_timeout',
       'keepalive_requests', 'worker_shutdown_timeout',
     ]) {

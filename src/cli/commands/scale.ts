@@ -13,8 +13,9 @@ export function register(program: Command): void {
   program
     .command('scale')
     .description(
-      'add or remove app replicas of the running local stack and reload NGINX, without failing a request: new replicas ' +
-        'are ready before NGINX sends to them; removed ones leave NGINX first, then drain (SIGTERM).',
+      'add or remove app replicas of the running local stack without failing a request: new replicas start in NGINX\'s ' +
+        'empty upstream slots and are ready before it sends to them; removed ones drain (SIGTERM) while NGINX moves on. ' +
+        'NGINX reloads only to grow past its slots (tessera up --app-slots).',
     )
     .requiredOption('--apps <n>', 'app replicas wanted', count)
     .option('--dir <dir>', 'stack folder', '.tessera')

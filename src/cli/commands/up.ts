@@ -32,6 +32,7 @@ export function register(program: Command): void {
     .option('--shards <n>', 'number of shards (default 2)', int)
     .option('--replicas <n>', 'streaming replicas per shard (default 1)', int)
     .option('--apps <n>', 'app replicas behind NGINX (default 2)', int)
+    .option('--app-slots <n>', 'app ports in NGINX\'s upstream, so `tessera scale` up to n needs no NGINX reload (default max(apps, 4))', int)
     .option('--strategy <name>', 'sharding strategy: hash or range (default hash)', strategy)
     .option('--port <port>', 'NGINX port, where clients send requests (default 8080)', int)
     .option('--pg-base-port <port>', 'catalog port; shard instances take the next ones (default 15432)', int)
