@@ -34,9 +34,22 @@ function fieldOf(context: string | undefined, issue: ValidationIssue): string {
   return [context ?? 'request', ...path].join('.');
 }
 
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What the error handler needs to know of the service. */
+export interface ErrorHandlerOptions {
+  /** The shard that owns a user id, for `x-tessera-shard` on errors about one user. */
+  shardOf?: (userId: string) => string;
+}
+
 /** One error handler for the whole API: client errors as 4xx problems, everything else a generic 500. */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, opts: ErrorHandlerOptions = {}): void {
+  const { shardOf } = opts;
   app.setErrorHandler((error: FastifyError, req, reply) => {
+    const id = (req.params as { id?: unknown } | undefined)?.id;
+    if (shardOf && !error.validation && typeof id === 'string' && USER_ID.test(id) && !reply.hasHeader('x-tessera-shard')) {
+      void reply.header('x-tessera-shard', shardOf(id.toLowerCase()));
+    }
     if (error instanceof TesseraError) {
       if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
       if (error.shard !== undefined) void reply.header('x-tessera-shard', error.shard);

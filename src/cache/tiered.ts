@@ -30,6 +30,11 @@ export interface CachedRead {
 export class TieredCache {
   readonly #inflight = new Map<string, Promise<CachedRead>>();
   #bus: InvalidationBus | undefined;
+  // Label-bound counters of the L1 path, bound once: prom-client hashes a
+  // label object on every call otherwise, which an L1 hit notices.
+  readonly #l1Hit;
+  readonly #l1Miss;
+  readonly #l1Read;
 
   constructor(
     readonly l1: L1,
@@ -38,6 +43,9 @@ export class TieredCache {
     private readonly metrics: Metrics,
   ) {
     this.#bus = bus;
+    this.#l1Hit = metrics.cacheRequests.labels({ tier: 'l1', result: 'hit' });
+    this.#l1Miss = metrics.cacheRequests.labels({ tier: 'l1', result: 'miss' });
+    this.#l1Read = metrics.reads.labels({ source: 'l1' });
   }
 
   /** Connects the invalidation channel (built after the cache, since it calls back into it). */
@@ -54,11 +62,11 @@ export class TieredCache {
     if (!fresh) {
       const hit = this.l1.get(key);
       if (hit) {
-        this.metrics.cacheRequests.inc({ tier: 'l1', result: 'hit' });
-        this.metrics.reads.inc({ source: 'l1' });
+        this.#l1Hit.inc();
+        this.#l1Read.inc();
         return { entry: hit, tier: 'l1' };
       }
-      this.metrics.cacheRequests.inc({ tier: 'l1', result: 'miss' });
+      this.#l1Miss.inc();
     }
     const flightKey = fresh ? `${key}#fresh` : key;
     const running = this.#inflight.get(flightKey);

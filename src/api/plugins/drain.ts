@@ -34,15 +34,21 @@ const drain: FastifyPluginAsync<DrainOptions> = async (app, opts) => {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (req, reply) => {
-    if (!(closing || opts.draining()) || !RETRIABLE.has(req.method) || OPS_ROUTES.has(req.routeOptions.url ?? '')) return;
+  // Callback hooks, not async ones: they run on every request, and an async
+  // hook costs a promise each time.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!(closing || opts.draining()) || !RETRIABLE.has(req.method) || OPS_ROUTES.has(req.routeOptions.url ?? '')) {
+      done();
+      return;
+    }
     void reply.header('connection', 'close').header('retry-after', retryAfter);
-    return sendProblem(req, reply, 'TESSERA_ERR_SHUTTING_DOWN', 'this replica is shutting down; retry the request');
+    sendProblem(req, reply, 'TESSERA_ERR_SHUTTING_DOWN', 'this replica is shutting down; retry the request');
   });
   // A request admitted before the drain, or served during it, closes its
   // connection when it is done: the drain ends when no connection is left.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing || opts.draining()) void reply.header('connection', 'close');
+    done(null, payload);
   });
 };
 

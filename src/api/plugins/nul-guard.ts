@@ -17,9 +17,12 @@ export function containsNul(value: unknown): boolean {
  * database (where it would fail as a server error).
  */
 export function installNulGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (req) => {
+  // A callback hook: it runs on every request, and an async one costs a promise each time.
+  app.addHook('preValidation', (req, _reply, done) => {
     if (req.body !== undefined && containsNul(req.body)) {
-      throw new TesseraError('TESSERA_ERR_VALIDATION', 'body contains a NUL character (\\u0000), which cannot be stored', { extra: { field: 'body' } });
+      done(new TesseraError('TESSERA_ERR_VALIDATION', 'body contains a NUL character (\\u0000), which cannot be stored', { extra: { field: 'body' } }));
+      return;
     }
+    done();
   });
 }

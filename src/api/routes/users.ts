@@ -67,7 +67,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
       const id = req.params.id.toLowerCase();
       checkProfile(req.body.profile);
       const ifMatch = parseIfMatch(req.headers['if-match']);
-      void reply.header('x-tessera-shard', users.shardOf(id));
       const { shard, value, token } = await users.patch(id, req.body, ifMatch === '*' ? undefined : ifMatch);
       return markWrite(reply, shard, token).header('etag', etagOf(value.version)).send(value);
     },
