@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -45,7 +45,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Fastify's two lines per request cost more than an L1 hit; NGINX writes the
     // access log, and this app logs one line per request only when asked.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Bodies beyond this are 413 before parsing; documents have their own, smaller limit.
     bodyLimit: Math.max(deps.limits.maxDocBytes, deps.limits.maxProfileBytes) + 16 * 1024,
     // Take the caller's X-Request-ID (NGINX sets one) if it is sane, else make one.
@@ -57,7 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // The drain plugin answers 503 itself, as problem+json with Retry-After.
     return503OnClosing: false,
     // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
-    maxParamLength: 320,
+    routerOptions: { maxParamLength: 320 },
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();
