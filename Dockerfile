@@ -59,8 +59,9 @@ EXPOSE 3000
 # Liveness only (the process answers); compose checks readiness on /readyz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.TESSERA_PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM starts the drain (stop accepting, 503 to new requests, finish
-# in-flight ones, close pools) bounded by TESSERA_DRAIN_MS; give the
+# SIGTERM starts the drain (stop accepting, 503 to new idempotent requests,
+# serve POST/PATCH, wait for in-flight requests and for NGINX to close its
+# idle connections, close pools) bounded by TESSERA_DRAIN_MS; give the
 # container a longer stop timeout than that (compose: stop_grace_period).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["tessera-entrypoint"]

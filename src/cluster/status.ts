@@ -5,6 +5,7 @@
  */
 import { probeReady } from './app.js';
 import { processStates } from './liveness.js';
+import { upstreamPorts } from './layout.js';
 import { nginxReachable } from './nginx.js';
 import { isInRecovery, replicationRows, type ReplicationRow } from './pg-replication.js';
 import { pingRedis } from './redis.js';
@@ -86,7 +87,7 @@ export async function collectStatus(info: StackInfo): Promise<StackStatus> {
   const nginxCheck = (async (): Promise<ComponentHealth> => {
     const pid = pidOf('nginx');
     const reachable = pid ? await nginxReachable(info.nginx, 2000) : false;
-    return { name: 'nginx', kind: 'nginx', port: info.nginx.port, pid, ok: reachable, detail: !pid ? 'not running' : reachable ? `reachable at ${info.nginx.url}` : 'not answering' };
+    return { name: 'nginx', kind: 'nginx', port: info.nginx.port, pid, ok: reachable, detail: !pid ? 'not running' : reachable ? `reachable at ${info.nginx.url}; ${info.apps.length} of ${upstreamPorts(info.nginx, info.apps).length} app slots in use` : 'not answering' };
   })();
 
   const components = await Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck]);
