@@ -46,8 +46,9 @@ export const CASES: readonly CaseDef[] = [
     id: 'get-l1', title: 'GET user, L1 hit', kind: 'tessera', vs: 'bare', goal: 0.75, goalName: 'L1-hit GET ≥ 75% of bare handler',
     bound:
       'the request path around the cache hit, not the cache: TypeBox validation of params and headers, ' +
-      'a UUID → xxHash64 ksid → shard-map lookup (for x-tessera-shard), a random request id, the load-shedding check, ' +
-      'preHandler/onSend/onResponse hooks with a prom-client counter and histogram per request; the bare handler does none of this. ' +
+      'a UUID → xxHash64 ksid → shard-map lookup (for x-tessera-shard), a random request id, a child logger per request, ' +
+      'the drain, load-shedding and NUL checks, onSend/onResponse hooks with a prom-client counter and histogram per request; ' +
+      'the bare handler does none of this. ' +
       '(Fastify request logging is off by default since it alone halved this case.)',
   },
   nginxCase('get-l1-nginx', 'get-l1', 'GET user, L1 hit, via NGINX (1 app)'),
