@@ -162,13 +162,15 @@ export class ShardPools {
       let result: T;
       try {
         result = await fn(client);
-        await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       }
-      const pos = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      return { result, lsn: parseLsn(pos.rows[0]!.lsn) };
+      // One round trip for both (a multi-statement simple query): the WAL
+      // position read after the commit, so it covers the commit record (the
+      // read-your-writes token). A failed COMMIT skips the SELECT and throws.
+      const [, pos] = (await client.query('COMMIT; SELECT pg_current_wal_lsn()::text AS lsn')) as unknown as [pg.QueryResult, pg.QueryResult<{ lsn: string }>];
+      return { result, lsn: parseLsn(pos!.rows[0]!.lsn) };
     });
   }
 

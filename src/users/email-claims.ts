@@ -81,10 +81,14 @@ export class EmailClaims {
 
   async #claimLocked<T>(client: pg.PoolClient, ksid: bigint, norm: string, email: string, userId: string, write: () => Promise<T>): Promise<T> {
     const key = ksidToSql(ksid);
-    const cur = await client.query<{ user_id: string }>('SELECT user_id FROM email_lookup WHERE ksid = $1 AND email = $2', [key, norm]);
-    const holder = cur.rows[0]?.user_id;
-    let fresh = false;
+    // The common case, a free email, in one round trip.
+    const inserted = await client.query('INSERT INTO email_lookup (ksid, email, user_id) VALUES ($1, $2, $3) ON CONFLICT (ksid, email) DO NOTHING', [key, norm, userId]);
+    let fresh = inserted.rowCount === 1;
+    const holder = fresh
+      ? userId
+      : (await client.query<{ user_id: string }>('SELECT user_id FROM email_lookup WHERE ksid = $1 AND email = $2', [key, norm])).rows[0]?.user_id;
     if (holder === undefined) {
+      // Released (deleted without the lock) between the two statements: free again.
       await client.query('INSERT INTO email_lookup (ksid, email, user_id) VALUES ($1, $2, $3)', [key, norm, userId]);
       fresh = true;
     } else if (holder !== userId) {
