@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { zipfSampler, prng, type Workload } from './workload.js';
+import { prng } from '../load-tests/lib/random.js';
+import { zipfSampler, type Workload } from './workload.js';
 
 export interface LoadSpec {
   /** Origin of the server under test, e.g. http://127.0.0.1:14001 */

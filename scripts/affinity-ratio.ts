@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { zipfPicker } from '../load-tests/lib/random.js';
 import { down, readStack, up, type StackInfo } from '../src/cluster/index.js';
 import { reloadNginxAndSettle, scale } from '../src/cluster/scale.js';
 
@@ -36,24 +37,6 @@ const L1_TTL_MS = 5000; // the apps' TESSERA_L1_TTL_MS default; jitter adds up t
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-
-/** Cumulative Zipf(s) distribution over ranks 1..n; rank r is user r-1. */
-function zipfSampler(n: number, s: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let r = 1; r <= n; r++) cdf[r - 1] = sum += 1 / r ** s;
-  return () => {
-    const u = Math.random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 /** Runs `fn` `total` times over `clients` concurrent loops. */
 async function pool(total: number, clients: number, fn: (i: number) => Promise<void>): Promise<void> {
@@ -82,7 +65,7 @@ async function measure(stack: StackInfo, ids: string[], affinity: boolean): Prom
   await reloadNginxAndSettle({ ...stack, nginx: { ...stack.nginx, affinity } }, stack.apps);
   await sleep(L1_TTL_MS * 1.2 + 500); // every L1 entry of the previous run has expired
   const before = await l1Counts(stack);
-  const pick = zipfSampler(ids.length, ZIPF_S);
+  const pick = zipfPicker(ids.length, ZIPF_S, Math.random); // rank r is user r
   let errors = 0;
   const started = performance.now();
   await pool(REQUESTS, CLIENTS, async () => {
