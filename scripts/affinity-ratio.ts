@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { zipfPicker } from '../load-tests/lib/random.js';
 import { down, readStack, up, type StackInfo } from '../src/cluster/index.js';
-import { reloadNginxAndSettle, scale } from '../src/cluster/scale.js';
+import { reloadNginxAndSettle } from '../src/cluster/nginx.js';
+import { scale } from '../src/cluster/scale.js';
 
 const { values: args } = parseArgs({
   options: {

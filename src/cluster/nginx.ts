@@ -1,13 +1,16 @@
 /**
  * NGINX in front of the app replicas: renders nginx/local.conf.template into
  * the stack folder, starts NGINX as a daemon (`nginx -p <prefix> -c <conf>`),
- * reloads it after the app list changes (scaling) and stops it.
+ * reloads it after a settings change (or scaling past the app slots), and
+ * stops it.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT, upstreamPorts } from './layout.js';
-import { isOurProcess, readPidFile, run, tailFile, waitForExit, waitUntil } from './proc.js';
-import type { AppInfo, NginxInfo } from './stack-file.js';
+import { isAlive, isOurProcess, readPidFile, run, tailFile, waitForExit, waitUntil } from './proc.js';
+import type { AppInfo, NginxInfo, StackInfo } from './stack-file.js';
 import { findBinary } from './which.js';
 
 /** The template every local stack renders. */
@@ -104,6 +107,50 @@ export async function reloadNginx(info: NginxInfo, apps: AppInfo[]): Promise<voi
   await writeNginxConfig(info, apps);
   if (!runningNginxPid(info)) throw new Error('nginx is not running');
   await run(nginxBin(), [...baseArgs(info), '-s', 'reload']);
+}
+
+/** Pids of the NGINX master's worker processes (Linux /proc; empty elsewhere). */
+export async function nginxWorkers(masterPid: number): Promise<number[]> {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === masterPid) pids.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * Reloads NGINX with `apps` and waits until every worker of the previous
+ * configuration has exited: from then on no NGINX process can send a request
+ * to a replica that is not in `apps`. Old workers finish their requests
+ * first (bounded by worker_shutdown_timeout, 15 s).
+ */
+export async function reloadNginxAndSettle(info: StackInfo, apps: AppInfo[], timeoutMs = 30_000): Promise<void> {
+  const master = runningNginxPid(info.nginx);
+  if (!master) throw new Error('nginx is not running; start the stack with `npm run up`');
+  const before = await nginxWorkers(master);
+  await reloadNginx(info.nginx, apps);
+  if (before.length === 0) {
+    await sleep(1000); // no /proc: give the master time to swap its workers
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (before.some((pid) => isAlive(pid))) {
+    if (Date.now() > deadline) throw new Error(`nginx workers ${before.filter((p) => isAlive(p)).join(', ')} still run ${timeoutMs / 1000} s after the reload; see ${info.nginx.errorLog}`);
+    await sleep(100);
+  }
 }
 
 /** Graceful quit (finish in-flight requests), then SIGTERM/SIGKILL past a bound. */

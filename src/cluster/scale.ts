@@ -18,14 +18,11 @@
  * stack.json follows each step, so `down` always finds every process.
  */
 import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isOurApp, startApp, stopApp, type AppWiring } from './app.js';
 import { planApp, upstreamPorts } from './layout.js';
 import { withStackLock } from './lock.js';
 import { reloadNginx, runningNginxPid } from './nginx.js';
 import { assertPortsFree } from './ports.js';
-import { isAlive } from './proc.js';
 import { stderrSink, step, type ProgressSink } from './progress.js';
 import { readStack, writeStack, type AppInfo, type StackInfo } from './stack-file.js';
 
@@ -74,50 +71,6 @@ export function runningAppEnv(apps: AppInfo[]): Record<string, string> {
     }
   }
   return {};
-}
-
-/** Pids of the NGINX master's worker processes (Linux /proc; empty elsewhere). */
-export async function nginxWorkers(masterPid: number): Promise<number[]> {
-  const pids: number[] = [];
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return pids;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === masterPid) pids.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
-
-/**
- * Reloads NGINX with `apps` and waits until every worker of the previous
- * configuration has exited: from then on no NGINX process can send a request
- * to a replica that is not in `apps`. Old workers finish their requests
- * first (bounded by worker_shutdown_timeout, 15 s).
- */
-export async function reloadNginxAndSettle(info: StackInfo, apps: AppInfo[], timeoutMs = 30_000): Promise<void> {
-  const master = runningNginxPid(info.nginx);
-  if (!master) throw new Error('nginx is not running; start the stack with `npm run up`');
-  const before = await nginxWorkers(master);
-  await reloadNginx(info.nginx, apps);
-  if (before.length === 0) {
-    await sleep(1000); // no /proc: give the master time to swap its workers
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (before.some((pid) => isAlive(pid))) {
-    if (Date.now() > deadline) throw new Error(`nginx workers ${before.filter((p) => isAlive(p)).join(', ')} still run ${timeoutMs / 1000} s after the reload; see ${info.nginx.errorLog}`);
-    await sleep(100);
-  }
 }
 
 /** Drain time of a running replica (its TESSERA_DRAIN_MS), for the SIGKILL bound. */

@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ApiDeps } from '../../src/api/app.js';
 import { appEnv, startApp, waitAppReady, type AppWiring } from '../../src/cluster/app.js';
 import { down, readStack, up, writeStack, type AppInfo, type StackInfo } from '../../src/cluster/index.js';
-import { runningNginxPid } from '../../src/cluster/nginx.js';
-import { nginxWorkers, reloadNginxAndSettle, runningAppEnv, scale } from '../../src/cluster/scale.js';
+import { nginxWorkers, reloadNginxAndSettle, runningNginxPid } from '../../src/cluster/nginx.js';
+import { runningAppEnv, scale } from '../../src/cluster/scale.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
 const DIR = resolve('.tessera-test/edge');
