@@ -28,8 +28,10 @@ describe('degraded dependencies', () => {
         expect(got.status).toBe(200);
         expect(got.body.name).toBe('while redis was down');
       }
+      // A new user, read with its create's token for the same reason as above.
       const created = await createUser();
-      expect((await call('GET', `/v1/users/${created.body.id}`)).status).toBe(200);
+      const createdToken = created.headers.get('x-tessera-consistency')!;
+      expect((await call('GET', `/v1/users/${created.body.id}`, { headers: { 'x-tessera-consistency': createdToken } })).status).toBe(200);
       expect(await (await fetch(`${a!.url}/metrics`)).text()).toMatch(/^tessera_redis_up\{app="app-1"\} 0$/m);
     } finally {
       await startRedis(stack.redis);

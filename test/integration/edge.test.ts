@@ -33,6 +33,10 @@ const users: string[] = [];
 beforeAll(async () => {
   const { stack } = await up({
     dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18280, pgBasePort: 25820, redisPort: 16590, appBasePort: 13401,
+    // The loads below come from one address and are bounded by their client
+    // count, not by a rate: a fast machine must not meet the rate limit here
+    // (the rate-limit test sets its own).
+    rate: '100000r/s', burst: 100000,
     appEnv: APP_ENV, log: quiet,
   });
   base = stack.nginx.url;
@@ -326,6 +330,26 @@ describe('an app replica on its own', () => {
       expect(res.json()).toMatchObject({ status: 503, code: 'TESSERA_ERR_SHUTTING_DOWN' });
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'draining' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('while draining closes the connection of an idempotent request that came through NGINX, without an answer, so that NGINX resends it elsewhere', async () => {
+    const app = await bareApp({ draining: true });
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      const get = (headers: Record<string, string>) => new Promise<string>((done) => {
+        const socket = tcpConnect(Number(new URL(address).port), '127.0.0.1');
+        let text = '';
+        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.write(`GET /v1/users/${randomUUID()} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+        socket.on('data', (chunk) => { text += chunk.toString(); });
+        socket.on('close', () => done(text));
+        socket.on('error', () => undefined);
+      });
+      expect(await get({ 'X-Tessera-Edge': 'nginx' })).toBe('');
+      expect(await get({})).toMatch(/^HTTP\/1\.1 503 /);
     } finally {
       await app.close();
     }

@@ -210,8 +210,9 @@ describe('nginx/compose.conf', () => {
     expect(directive(conf, 'error_page')).toContain('429 = @rate_limited');
   });
 
-  it('retries idempotent requests only, once', () => {
-    expect(directive(conf, 'proxy_next_upstream')).toEqual(['error timeout http_503']);
+  it('retries idempotent requests only, once, and never on a 503 (a shard that is down is not a broken replica)', () => {
+    expect(directive(conf, 'proxy_next_upstream')).toEqual(['error timeout']);
+    expect(directive(conf, 'proxy_set_header')).toContain('X-Tessera-Edge nginx');
     expect(directive(conf, 'proxy_next_upstream_tries')).toEqual(['2']);
   });
 

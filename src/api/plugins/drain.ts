@@ -1,8 +1,10 @@
 /**
  * Draining: once the process is shutting down, new requests with an
- * idempotent method get 503 (problem+json, TESSERA_ERR_SHUTTING_DOWN,
- * `Retry-After`, `Connection: close`) instead of work, so that NGINX retries
- * them on another replica. POST and PATCH are served instead: NGINX never
+ * idempotent method are refused instead of worked on. Through NGINX the
+ * connection is closed without an answer, so that NGINX resends the request to
+ * another replica (see `edge.ts` for why not a 503); a direct caller gets 503
+ * (problem+json, TESSERA_ERR_SHUTTING_DOWN, `Retry-After`, `Connection:
+ * close`). POST and PATCH are served instead: NGINX never
  * resends those once sent, so a 503 would fail the client's request, and
  * this replica still has its pools until the drain ends. Every response
  * while draining closes its connection. Ops routes keep answering: `/readyz`
@@ -12,6 +14,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { sendProblem } from '../problem.js';
+import { RETRIABLE_METHODS, dropForRetry, retryElsewhere } from './edge.js';
 
 /** Options of the drain plugin. */
 export interface DrainOptions {
@@ -24,9 +27,6 @@ export interface DrainOptions {
 /** Routes that answer while draining. */
 export const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** Methods a proxy may resend to another replica after a 503 (RFC 9110 §9.2.2). */
-const RETRIABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-
 const drain: FastifyPluginAsync<DrainOptions> = async (app, opts) => {
   const retryAfter = String(opts.retryAfterSeconds ?? 1);
   // `app.close()` alone (tests, embedding) drains too, not only the signal path in server.ts.
@@ -37,8 +37,12 @@ const drain: FastifyPluginAsync<DrainOptions> = async (app, opts) => {
   // Callback hooks, not async ones: they run on every request, and an async
   // hook costs a promise each time.
   app.addHook('onRequest', (req, reply, done) => {
-    if (!(closing || opts.draining()) || !RETRIABLE.has(req.method) || OPS_ROUTES.has(req.routeOptions.url ?? '')) {
+    if (!(closing || opts.draining()) || !RETRIABLE_METHODS.has(req.method) || OPS_ROUTES.has(req.routeOptions.url ?? '')) {
       done();
+      return;
+    }
+    if (retryElsewhere(req)) {
+      dropForRetry(req, reply); // the lifecycle ends here: no done()
       return;
     }
     void reply.header('connection', 'close').header('retry-after', retryAfter);

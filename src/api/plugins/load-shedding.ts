@@ -1,10 +1,12 @@
 /**
  * Load shedding with @fastify/under-pressure: when the event loop lags (or is
- * saturated) past a bound, new requests get 503 (problem+json,
- * TESSERA_ERR_OVERLOADED, `Retry-After`) at once instead of queueing behind
- * the backlog and slowing every client down. NGINX retries idempotent
- * requests that get it on another replica. Ops routes are never shed, so a
- * busy replica is not mistaken for a dead one.
+ * saturated) past a bound, new requests are refused at once instead of
+ * queueing behind the backlog and slowing every client down. An idempotent
+ * request that came through NGINX has its connection closed, so that NGINX
+ * resends it to another replica and skips this one for a while (see
+ * `edge.ts`); any other request gets 503 (problem+json,
+ * TESSERA_ERR_OVERLOADED, `Retry-After`). Ops routes are never shed, so a busy
+ * replica is not mistaken for a dead one.
  */
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
 
@@ -13,6 +15,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ErrorCodes } from '../../errors/catalog.js';
 import { OPS_ROUTES } from './drain.js';
+import { dropForRetry, retryElsewhere } from './edge.js';
 
 /** Thresholds; 0 turns a check off. */
 export interface LoadSheddingOptions {
@@ -51,6 +54,12 @@ const loadShedding: FastifyPluginAsync<LoadSheddingOptions> = async (app, opts) 
   function shed(req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) {
     if (OPS_ROUTES.has(req.routeOptions.url ?? '')) return undefined;
     if (typeof value === 'number' && !Number.isFinite(value) && Date.now() < bootUntil) return undefined;
+    if (retryElsewhere(req)) {
+      dropForRetry(req, reply);
+      // A promise that never settles: under-pressure then never continues the
+      // request's lifecycle (its handler must not run on a dropped request).
+      return new Promise<never>(() => undefined);
+    }
     const { status, title } = ErrorCodes.TESSERA_ERR_OVERLOADED;
     void reply.code(status).type('application/problem+json').header('retry-after', retryAfter);
     const detail = `this replica is overloaded (${type}); retry the request`;
