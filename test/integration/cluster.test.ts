@@ -11,10 +11,11 @@ import { isInRecovery, replicationRows } from '../../src/cluster/pg-replication.
 import { readStack, pgInstances, type StackInfo } from '../../src/cluster/stack-file.js';
 import { collectStatus } from '../../src/cluster/status.js';
 import { up, type UpOptions } from '../../src/cluster/up.js';
+import { testPorts } from '../support/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cluster-test-'));
 const options: UpOptions = {
-  dir, shards: 2, replicas: 1, apps: 1, port: 18380, pgBasePort: 25620, redisPort: 16690, appBasePort: 13301,
+  dir, shards: 2, replicas: 1, apps: 1, ...testPorts({ port: 18380, pgBasePort: 25620, redisPort: 16690, appBasePort: 13301 }),
   log: () => undefined,
 };
 

@@ -20,6 +20,7 @@ import { down, readStack, up, writeStack, type AppInfo, type StackInfo } from '.
 import { nginxWorkers, reloadNginxAndSettle, runningNginxPid } from '../../src/cluster/nginx.js';
 import { runningAppEnv, scale } from '../../src/cluster/scale.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { PORT_OFFSET, testPorts } from '../support/ports.js';
 
 const DIR = resolve('.tessera-test/edge');
 // The drain outlasts NGINX's upstream keepalive_timeout (4 s), as the default (10 s) does.
@@ -32,7 +33,7 @@ const users: string[] = [];
 
 beforeAll(async () => {
   const { stack } = await up({
-    dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18280, pgBasePort: 25820, redisPort: 16590, appBasePort: 13401,
+    dir: DIR, shards: 2, replicas: 0, apps: 2, strategy: 'hash', ...testPorts({ port: 18280, pgBasePort: 25820, redisPort: 16590, appBasePort: 13401 }),
     // The loads below come from one address and are bounded by their client
     // count, not by a rate: a fast machine must not meet the rate limit here
     // (the rate-limit test sets its own).
@@ -248,8 +249,8 @@ describe('NGINX in front of the app replicas', () => {
     expect(readStack(DIR).nginx.upstreamPorts).toHaveLength(4);
     const grown = await scale({ dir: DIR, apps: 5, log: quiet });
     expect(grown.added).toEqual(['app-3', 'app-4', 'app-5']);
-    expect(readStack(DIR).nginx.upstreamPorts).toEqual([13401, 13402, 13403, 13404, 13405]);
-    expect(readFileSync(readStack(DIR).nginx.config, 'utf8')).toContain('server 127.0.0.1:13405 ');
+    expect(readStack(DIR).nginx.upstreamPorts).toEqual([13401, 13402, 13403, 13404, 13405].map((p) => p + PORT_OFFSET));
+    expect(readFileSync(readStack(DIR).nginx.config, 'utf8')).toContain(`server 127.0.0.1:${13405 + PORT_OFFSET} `);
     await sleep(1000);
     expect([...(await countServedBy(150)).keys()]).toContain('app-5');
     const shrunk = await scale({ dir: DIR, apps: 2, log: quiet });

@@ -6,6 +6,7 @@ import { parseKeyRange } from '../../src/routing/keyrange.js';
 import { getStrategy } from '../../src/routing/registry.js';
 import { call, uniqueEmail } from '../support/http.js';
 import { withDb } from '../support/stack.js';
+import { testPorts } from '../support/ports.js';
 
 // A small stack of its own: 2 range-sharded shards, no replicas, one app.
 const dir = resolve('.tessera-test/range');
@@ -13,7 +14,7 @@ const dir = resolve('.tessera-test/range');
 describe('range strategy', () => {
   let stack: StackInfo;
   beforeAll(async () => {
-    await up({ dir, shards: 2, replicas: 0, apps: 1, strategy: 'range', port: 18180, pgBasePort: 25520, redisPort: 16490, appBasePort: 13201, appEnv: { TESSERA_LOG_LEVEL: 'warn' }, log: () => undefined });
+    await up({ dir, shards: 2, replicas: 0, apps: 1, strategy: 'range', ...testPorts({ port: 18180, pgBasePort: 25520, redisPort: 16490, appBasePort: 13201 }), appEnv: { TESSERA_LOG_LEVEL: 'warn' }, log: () => undefined });
     stack = readStack(dir);
   });
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { down, up, type StackInfo } from '../../src/cluster/index.js';
 import { ksidFromSql, parseKeyRange, rangeContains } from '../../src/routing/keyrange.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { buildPlan, ReshardInputError, WorkflowStore, type PlanRequest, type Workflow } from '../../src/reshard/index.js';
+import { testPorts } from '../support/ports.js';
 
 const dir = resolve('.tessera-test/reshard');
 let stack: StackInfo;
@@ -333,7 +334,7 @@ describe('online resharding (tessera reshard)', () => {
 
   beforeAll(async () => {
     stack = (await up({
-      dir, shards: 2, replicas: 0, apps: 2, strategy: 'hash', port: 18480, pgBasePort: 25720, redisPort: 16790, appBasePort: 13601,
+      dir, shards: 2, replicas: 0, apps: 2, strategy: 'hash', ...testPorts({ port: 18480, pgBasePort: 25720, redisPort: 16790, appBasePort: 13601 }),
       appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000' }, log: () => undefined,
     })).stack;
     catalog = new CatalogStore(stack.catalog.url);
@@ -477,7 +478,7 @@ describe('online resharding of a range-strategy stack', () => {
 
   beforeAll(async () => {
     stack = (await up({
-      dir: resolve('.tessera-test/reshard-range'), shards: 2, replicas: 0, apps: 2, strategy: 'range', port: 18490, pgBasePort: 25740, redisPort: 16800, appBasePort: 13611,
+      dir: resolve('.tessera-test/reshard-range'), shards: 2, replicas: 0, apps: 2, strategy: 'range', ...testPorts({ port: 18490, pgBasePort: 25740, redisPort: 16800, appBasePort: 13611 }),
       appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000' }, log: () => undefined,
     })).stack;
     catalog = new CatalogStore(stack.catalog.url);
