@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { MigrateOptions } from '../catalog/migrate.js';
 import { isOurApp, stackWiring, startApp, type AppWiring } from './app.js';
 import { ensureStackKeys, NO_AUTH_WARNING, stackAuth } from './auth.js';
+import { applyStackDurability } from './durability.js';
 import { planStack, resolveLayoutOptions, seedFromStack, upstreamPorts, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
 import { deadProcesses, processStates } from './liveness.js';
 import { withStackLock } from './lock.js';
@@ -55,7 +56,7 @@ export interface UpResult {
   mapVersion: number | null;
 }
 
-const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity', 'noAuth'] as const;
+const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity', 'noAuth', 'durability'] as const;
 
 /** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
 export async function up(opts: UpOptions = {}): Promise<UpResult> {
@@ -152,6 +153,7 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
   const migrate = opts.migrate ?? (await import('../catalog/migrate.js')).migrate;
   const { mapVersion } = await step(log, `migrating catalog and ${info.shards.length} shards (${info.strategy})`, () =>
     migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
+  if (!opts.migrate) await step(log, 'applying each shard\'s durability (synchronous standbys)', () => applyStackDurability(info));
 
   const auth = stackAuth(info);
   if (await ensureStackKeys(auth)) log(`made a signing key for tokens: ${auth.signingKeyFile} (mode 0600; mint tokens with \`npx tessera token\`)`);
