@@ -8,8 +8,9 @@ import type { DocumentService } from '../users/document-service.js';
 import type { UserService } from '../users/user-service.js';
 import { drainPlugin } from './plugins/drain.js';
 import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
-import { installNulGuard } from './plugins/nul-guard.js';
-import { installErrorHandlers } from './problem.js';
+import { installJsonBodyParser } from './plugins/json-body.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandlers } from './problem.js';
+import { recordAllowedMethods } from './allowed-methods.js';
 import { httpMetrics } from '../observability/http-metrics.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
@@ -37,6 +38,7 @@ export interface ApiDeps {
   accessLog?: boolean;
 }
 
+const MAX_PARAM_LENGTH = 320;
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the Fastify app: plugins first, then routes. `server.ts` owns the process around it. */
@@ -57,7 +59,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // The drain plugin answers 503 itself, as problem+json with Retry-After.
     return503OnClosing: false,
     // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
-    routerOptions: { maxParamLength: 320 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Routing and HTTP-parser errors as problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -68,8 +73,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Every response about one user names its shard: the handlers set it on
   // success (where they know it without hashing the id again), the error
   // handler on failure.
-  installErrorHandlers(app, { shardOf: (id) => deps.users.shardOf(id) });
-  installNulGuard(app);
+  const allowedMethods = recordAllowedMethods(app, { maxParamLength: MAX_PARAM_LENGTH });
+  installErrorHandlers(app, { shardOf: (id) => deps.users.shardOf(id), allowedMethods });
+  installJsonBodyParser(app);
   app.addSchema(Problem);
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);

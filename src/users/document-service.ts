@@ -19,8 +19,12 @@ export const documentKey = (userId: string, key: string) => `d:${userId}:${key}`
 const docEntry = (row: DocumentRow | undefined): CacheEntry =>
   row ? { kind: 'data', e: Number(row.created_us), v: Number(row.version), json: JSON.stringify(toDocument(row)) } : notFound();
 
-/** The characters a document key may use: URL-safe without escaping. */
-export const DOCUMENT_KEY_PATTERN = '^[A-Za-z0-9._~:-]{1,200}$';
+/**
+ * The characters a document key may use: URL-safe without escaping. `.` and
+ * `..` are not keys: URL clients resolve such path segments away (even
+ * escaped as `%2E`), so a document under them could never be read back.
+ */
+export const DOCUMENT_KEY_PATTERN = '^(?!\\.{1,2}$)[A-Za-z0-9._~:-]{1,200}$';
 const KEY_RE = new RegExp(DOCUMENT_KEY_PATTERN);
 
 /** Preconditions of a PUT: `ifMatch` a version or `*` (must exist); `ifNoneMatch` `*` (must not exist). */
