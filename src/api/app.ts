@@ -16,7 +16,8 @@ import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
 import { healthRoutes } from './routes/health.js';
 import { usersRoutes } from './routes/users.js';
-import { Problem } from './schemas.js';
+import { JsonValue, Problem } from './schemas.js';
+import { swaggerOptions } from './openapi.js';
 import { validatorCompiler } from './validation.js';
 
 /** What the HTTP layer needs; it runs no SQL itself. */
@@ -38,7 +39,9 @@ export interface ApiDeps {
   accessLog?: boolean;
 }
 
-const MAX_PARAM_LENGTH = 320;
+// Longer than NGINX lets a URI be (8k), so behind NGINX an over-long parameter
+// is a schema error naming the field, not a routing error.
+const MAX_PARAM_LENGTH = 8192;
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the Fastify app: plugins first, then routes. `server.ts` owns the process around it. */
@@ -80,13 +83,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Tessera', version: '1.0.0', description: 'Sharded, cached user records and per-user JSON documents' },
-      tags: [{ name: 'users' }, { name: 'documents' }, { name: 'ops' }],
-    },
-  });
+  app.addSchema(JsonValue);
+  await app.register(swagger, swaggerOptions);
 
   // The hooks below run on every request: callback style, since an async
   // hook costs a promise each time (measurable on an L1 hit).

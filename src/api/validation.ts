@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import type { Options } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { JsonValue } from './schemas.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
@@ -14,7 +15,7 @@ const common: Options = { removeAdditional: false, useDefaults: true, allErrors:
  * `{"name": 5}` is an error rather than the name "5".
  */
 const coercing = addFormats(new Ajv({ ...common, coerceTypes: 'array' }));
-const strict = addFormats(new Ajv({ ...common, coerceTypes: false }));
+const strict = addFormats(new Ajv({ ...common, coerceTypes: false })).addSchema(JsonValue);
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? strict : coercing;

@@ -18,7 +18,7 @@ export const ErrorCodes = {
   TESSERA_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   TESSERA_ERR_EMAIL_TAKEN: { status: 409, title: 'Email already in use' },
   TESSERA_ERR_CONFLICT: { status: 409, title: 'Conflicting concurrent change' },
-  TESSERA_ERR_PRECONDITION_FAILED: { status: 412, title: 'Version does not match If-Match' },
+  TESSERA_ERR_PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
   TESSERA_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   TESSERA_ERR_URI_TOO_LONG: { status: 414, title: 'URI too long' },
   TESSERA_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
