@@ -33,6 +33,9 @@ const TAG = '(?:W/)?"[\\x21\\x23-\\x7E\\x80-\\xFF]*"';
 /** `If-Match` / `If-None-Match`: `*` or a list of entity tags, as a JSON-schema pattern. */
 export const ENTITY_TAG_LIST_PATTERN = `^(?:\\*|(?:[ \\t]*,)*[ \\t]*${TAG}(?:[ \\t]*,(?:[ \\t]*${TAG})?)*[ \\t]*)$`;
 
+/** The name of that grammar as a JSON-schema `format`. */
+export const ENTITY_TAGS_FORMAT = 'entity-tags';
+
 const LIST = new RegExp(ENTITY_TAG_LIST_PATTERN);
 const EACH_TAG = /(W\/)?"([^"]*)"/g;
 

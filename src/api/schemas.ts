@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { TOKEN_PATTERN } from '../db/lsn.js';
-import { ENTITY_TAG_LIST_PATTERN } from './etag.js';
+import { ENTITY_TAG_LIST_PATTERN, ENTITY_TAGS_FORMAT } from './etag.js';
 import { DOCUMENT_KEY_PATTERN } from '../users/document-service.js';
 
 /**
@@ -109,13 +109,19 @@ export const ListDocsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const EntityTags = (description: string) => Type.Optional(Type.String({ pattern: ENTITY_TAG_LIST_PATTERN, maxLength: 2048, description }));
+// `format` names the grammar the pattern spells, for tools that generate values (see test/schemathesis/hooks.py).
+const EntityTags = (description: string) => Type.Optional(Type.String({ format: ENTITY_TAGS_FORMAT, pattern: ENTITY_TAG_LIST_PATTERN, maxLength: 2048, description }));
 const IfMatch = EntityTags('`*` or entity tags (`"3"`, `"3", "4"`): the request applies only if the current ETag is one of them (strong comparison: `W/"3"` never matches)');
 const IfNoneMatch = EntityTags('`*` or entity tags: the request applies only if the current ETag is none of them (`*`: only if there is none); a read answers 304 instead');
 
+/** The name of the consistency token's grammar as a JSON-schema `format` (see test/schemathesis/hooks.py). */
+export const CONSISTENCY_TOKEN_FORMAT = 'consistency-token';
+
 /** A read may present the consistency token of an earlier write (read-your-writes), and preconditions. */
 export const ReadHeaders = Type.Object({
-  'x-tessera-consistency': Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' })),
+  'x-tessera-consistency': Type.Optional(
+    Type.String({ format: CONSISTENCY_TOKEN_FORMAT, pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' }),
+  ),
   'if-match': IfMatch,
   'if-none-match': IfNoneMatch,
 });

@@ -25,6 +25,8 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
       },
     },
     async (req, reply) => {
+      // No body at all is not JSON null (Fastify validates a missing body as null).
+      if (req.body === undefined) throw new TesseraError('TESSERA_ERR_VALIDATION', 'a document needs a JSON body (send null to store null)', { extra: { field: 'body' } });
       const id = req.params.id.toLowerCase();
       const { shard, value, token } = await documents.put(id, req.params.key, req.body, writeCheck(req.headers, `document ${req.params.key}`));
       return markWrite(reply, shard, token)
