@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .description(
       'start the local stack as background processes on 127.0.0.1: PostgreSQL catalog, shard primaries with streaming replicas, ' +
         'Redis, app replicas and NGINX; data and logs under --dir. Running it again while the stack is up changes nothing; ' +
-        'on a stopped stack it starts it again as it was (topology flags apply only to a new stack).',
+        'on a stopped stack it starts it again as it was, applying --rate, --burst and --affinity and refusing flags that would change its layout.',
     )
     // No commander defaults: an absent flag must stay undefined so that a restart can tell what was asked for.
     .option('--dir <dir>', 'stack folder', '.tessera')
