@@ -117,14 +117,15 @@ const IfNoneMatch = EntityTags('`*` or entity tags: the request applies only if 
 /** The name of the consistency token's grammar as a JSON-schema `format` (see test/schemathesis/hooks.py). */
 export const CONSISTENCY_TOKEN_FORMAT = 'consistency-token';
 
-/** A read may present the consistency token of an earlier write (read-your-writes), and preconditions. */
-export const ReadHeaders = Type.Object({
-  'x-tessera-consistency': Type.Optional(
-    Type.String({ format: CONSISTENCY_TOKEN_FORMAT, pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' }),
-  ),
-  'if-match': IfMatch,
-  'if-none-match': IfNoneMatch,
-});
+const Consistency = Type.Optional(
+  Type.String({ format: CONSISTENCY_TOKEN_FORMAT, pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' }),
+);
+
+/** A read of one resource may present the consistency token of an earlier write (read-your-writes), and preconditions. */
+export const ReadHeaders = Type.Object({ 'x-tessera-consistency': Consistency, 'if-match': IfMatch, 'if-none-match': IfNoneMatch });
+
+/** A listing has no entity tag: only the consistency token. */
+export const ListHeaders = Type.Object({ 'x-tessera-consistency': Consistency });
 
 /** The preconditions of a write (RFC 9110 §13.1). */
 export const WriteHeaders = Type.Object({ 'if-match': IfMatch, 'if-none-match': IfNoneMatch });

@@ -5,7 +5,7 @@ import { parseToken } from '../../db/lsn.js';
 import { etagOf, preconditionsOf, writeCheck } from '../etag.js';
 import { problems } from '../openapi.js';
 import { markWrite, sendRead } from '../reads.js';
-import { AnyJson, DEFAULT_LIMIT, NoContent, DocPage, DocParams, Document, ListDocsQuery, ReadHeaders, UserIdParams, WriteHeaders } from '../schemas.js';
+import { AnyJson, DEFAULT_LIMIT, NoContent, DocPage, DocParams, Document, ListDocsQuery, ListHeaders, ReadHeaders, UserIdParams, WriteHeaders } from '../schemas.js';
 
 /** `/v1/users/:id/data`: per-user JSON documents. */
 export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentService; maxDocBytes: number }> = async (app, { documents, maxDocBytes }) => {
@@ -86,7 +86,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
         tags: ['documents'],
         summary: "List a user's documents",
         params: UserIdParams,
-        headers: ReadHeaders,
+        headers: ListHeaders,
         querystring: ListDocsQuery,
         response: { 200: DocPage, ...problems(404) },
       },
