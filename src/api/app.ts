@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Metrics } from '../observability/metrics.js';
 import type { DocumentService } from '../users/document-service.js';
 import type { UserService } from '../users/user-service.js';
+import { authPlugin, type AuthOptions } from './plugins/auth.js';
 import { drainPlugin } from './plugins/drain.js';
 import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
@@ -37,6 +38,10 @@ export interface ApiDeps {
   loadShedding?: LoadSheddingOptions;
   /** One access-log line per request (method, url, status, time, request id). */
   accessLog?: boolean;
+  /** Token verification and rate limits; absent (or without a verifier) means authentication is off. */
+  auth?: AuthOptions;
+  /** Peers whose X-Forwarded-For is believed (proxy-addr names or CIDRs), for per-address limits. */
+  trustProxy?: string;
 }
 
 // Longer than NGINX lets a URI be (8k), so behind NGINX an over-long parameter
@@ -67,6 +72,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     frameworkErrors,
     clientErrorHandler,
     connectionTimeout: 30_000,
+    // req.ip is the client behind NGINX, for the per-address limit of callers without a valid token.
+    ...(deps.trustProxy && { trustProxy: deps.trustProxy }),
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -82,9 +89,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Problem);
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);
+  // After draining and shedding (refusing is cheaper than verifying), before any route.
+  await app.register(authPlugin, deps.auth ?? {});
 
   app.addSchema(JsonValue);
   await app.register(swagger, swaggerOptions);
+  // Each operation's security requirement comes from what the route declares (config.auth).
+  app.addHook('onRoute', (route) => {
+    const need = route.config?.auth;
+    if (need === undefined) return;
+    route.schema = { ...route.schema, security: [{ bearerAuth: [need.scope] }] };
+  });
 
   // The hooks below run on every request: callback style, since an async
   // hook costs a promise each time (measurable on an L1 hit).

@@ -90,7 +90,7 @@ function addLinks(doc: OpenApiDocument): OpenApiDocument {
   return doc;
 }
 
-/** The @fastify/swagger options: the document's header, and the links added to what the routes generate. */
+/** The @fastify/swagger options: the document's header (with the bearer scheme), and the links added to what the routes generate. */
 export const swaggerOptions: SwaggerOptions = {
   openapi: {
     openapi: '3.1.0',
@@ -102,6 +102,19 @@ export const swaggerOptions: SwaggerOptions = {
         'JSON bodies may nest at most 64 deep, may not hold U+0000 or lone surrogates, and each number must be one a 64-bit float gives back as the same decimal.',
     },
     tags: [{ name: 'users' }, { name: 'documents' }, { name: 'ops' }],
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "A JWT signed with EdDSA or ES256 by a key of the service's JWKS, with `iss` and `aud` as configured. " +
+            'Service tokens carry `client_id` and a `scope` claim (space-separated: users:read, users:write, users:list). ' +
+            'User tokens carry `sub` = a user id and reach only that user (any other user id answers 404).',
+        },
+      },
+    },
   },
   // Components named by their $id (Problem, JsonValue, User, …) rather than def-0, def-1, ….
   refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

@@ -1,13 +1,14 @@
 /**
  * What `tessera up` does with flags on a stack that already exists: it never
  * ignores them. A flag that asks for what the stack already is changes
- * nothing. NGINX's own settings (`--rate`, `--burst`, `--affinity`) are
+ * nothing. NGINX's own settings (`--rate`, `--burst`, `--anon-rate`,
+ * `--anon-burst`, `--affinity`) are
  * applied when `up` starts NGINX again, since its configuration is rendered
  * from stack.json at every start. Anything else (shards, replicas, apps,
- * ports, strategy, range names) is data and processes already laid out, so
- * `up` refuses and says what to run instead. (Pure: no I/O.)
+ * ports, strategy, range names, `--no-auth`) is data, processes or keys
+ * already laid out, so `up` refuses and says what to run instead. (Pure: no I/O.)
  */
-import { upstreamPorts, type StackLayoutOptions } from './layout.js';
+import { ANON_BURST_DEFAULT, ANON_RATE_DEFAULT, upstreamPorts, type StackLayoutOptions } from './layout.js';
 import type { StackInfo } from './stack-file.js';
 
 /** Flags `up` can compare with a stack that exists. */
@@ -23,7 +24,7 @@ export interface FlagChange {
 }
 
 /** NGINX settings: safe to apply to an existing stack whenever NGINX (re)starts. */
-export const NGINX_FLAGS: ReadonlySet<ComparableFlag> = new Set(['rate', 'burst', 'affinity']);
+export const NGINX_FLAGS: ReadonlySet<ComparableFlag> = new Set(['rate', 'burst', 'anonRate', 'anonBurst', 'affinity']);
 
 /** The command-line spelling of a flag (`appSlots` → `--app-slots`). */
 export function flagName(flag: ComparableFlag): string {
@@ -45,9 +46,14 @@ export function stackFlags(info: StackInfo): Record<ComparableFlag, string | num
     appBasePort: Math.min(...slots),
     rate: info.nginx.rate,
     burst: info.nginx.burst,
+    // Stack files from before the anonymous zone render its defaults.
+    anonRate: info.nginx.anonRate ?? ANON_RATE_DEFAULT,
+    anonBurst: info.nginx.anonBurst ?? ANON_BURST_DEFAULT,
     affinity: info.nginx.affinity ?? false,
     // Exact boundaries are 16 hex digits; Vitess short names are shorter.
     exactRanges: info.shards.some((s) => s.ranges.some((r) => /[0-9a-f]{16}/i.test(r))),
+    // A stack file from before authentication gets it at its next `up`: on.
+    noAuth: info.auth?.mode === 'off',
   };
 }
 

@@ -15,7 +15,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MigrateOptions } from '../catalog/migrate.js';
-import { isOurApp, startApp, type AppWiring } from './app.js';
+import { isOurApp, stackWiring, startApp, type AppWiring } from './app.js';
+import { ensureStackKeys, NO_AUTH_WARNING, stackAuth } from './auth.js';
 import { planStack, resolveLayoutOptions, seedFromStack, upstreamPorts, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
 import { deadProcesses, processStates } from './liveness.js';
 import { withStackLock } from './lock.js';
@@ -84,7 +85,15 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
     }
     for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked} to NGINX (was ${c.was})`);
     // Only what was given (resolveLayoutOptions has validated it); absent flags keep the stack's values.
-    existing.nginx = { ...existing.nginx, rate: opts.rate ?? existing.nginx.rate, burst: opts.burst ?? existing.nginx.burst, affinity: opts.affinity ?? existing.nginx.affinity ?? false };
+    const n = existing.nginx;
+    existing.nginx = {
+      ...n,
+      rate: opts.rate ?? n.rate,
+      burst: opts.burst ?? n.burst,
+      anonRate: opts.anonRate ?? n.anonRate,
+      anonBurst: opts.anonBurst ?? n.anonBurst,
+      affinity: opts.affinity ?? n.affinity ?? false,
+    };
     log(`restarting stopped processes: ${dead.join(', ')}`);
     return restart(existing, opts, log);
   }
@@ -100,6 +109,7 @@ function howToChange(changes: FlagChange[], dir: string): string {
   const hints: string[] = [];
   if (flags.has('apps')) hints.push('`npx tessera scale --apps N` changes the number of apps of a running stack');
   if (flags.has('shards')) hints.push('`npx tessera shard add` and `npx tessera reshard` add shards to a running stack');
+  if (flags.has('noAuth')) hints.push('authentication is chosen when a stack is made');
   if ([...flags].some((f) => NGINX_FLAGS.has(f))) hints.push(`NGINX settings apply when it starts: \`npm run down${dirFlag(dir, ' --')}\`, then \`up\` with them`);
   hints.push(`\`npm run down -- --purge${dirFlag(dir)}\` deletes the stack and its data, so that \`up\` can lay out a new one`);
   return `${hints.join('; ')}.`;
@@ -175,9 +185,10 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
   const { mapVersion } = await step(log, `migrating catalog and ${info.shards.length} shards (${info.strategy})`, () =>
     migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
 
-  const wiring: AppWiring = {
-    catalogUrl: info.catalog.url, redisUrl: info.redis.url, projectRoot: info.runtime.projectRoot, entry: info.runtime.appEntry, env: opts.appEnv,
-  };
+  const auth = stackAuth(info);
+  if (await ensureStackKeys(auth)) log(`made a signing key for tokens: ${auth.signingKeyFile} (mode 0600; mint tokens with \`npx tessera token\`)`);
+  if (auth.mode === 'off') log(NO_AUTH_WARNING);
+  const wiring: AppWiring = stackWiring(info, opts.appEnv);
   try {
     await Promise.all(info.apps.filter((app) => !isOurApp(app)).map(async (app) => {
       app.pid = await step(log, `starting ${app.id} on :${app.port}`, () => startApp(app, wiring, opts.readyTimeoutMs));

@@ -10,6 +10,9 @@ export const ErrorCodes = {
   TESSERA_ERR_JSON_TOO_DEEP: { status: 400, title: 'JSON nested too deeply' },
   /** A number a 64-bit float cannot give back as the same decimal (1e400, 9007199254740993). */
   TESSERA_ERR_JSON_INEXACT_NUMBER: { status: 400, title: 'Number cannot be stored exactly' },
+  TESSERA_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or invalid bearer token' },
+  TESSERA_ERR_INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope' },
+  TESSERA_ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   TESSERA_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   TESSERA_ERR_USER_NOT_FOUND: { status: 404, title: 'User not found' },
   TESSERA_ERR_DOCUMENT_NOT_FOUND: { status: 404, title: 'Document not found' },

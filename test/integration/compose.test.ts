@@ -20,6 +20,7 @@ import type { TopologySeed } from '../../src/catalog/topology.js';
 import { appEnv } from '../../src/cluster/app.js';
 import { planStack, resolveLayoutOptions, seedFromStack } from '../../src/cluster/layout.js';
 import { ConfigSchema, loadConfig } from '../../src/config/env.js';
+import { planAuth } from '../../src/cluster/auth.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -256,7 +257,7 @@ describe('docker-compose.yml', () => {
     // What `tessera up` hands each app replica, minus what this process passes through.
     const local = appEnv(
       { id: 'app-1', url: 'http://127.0.0.1:3001', port: 3001, pid: 0, log: '/dev/null' },
-      { catalogUrl: 'postgres://x', redisUrl: 'redis://x', projectRoot: ROOT, entry: 'src/server.ts' },
+      { catalogUrl: 'postgres://x', redisUrl: 'redis://x', projectRoot: ROOT, entry: 'src/server.ts', auth: planAuth('/stack', 'jwt') },
     );
     const localNames = Object.keys(local).filter((k) => k.startsWith('TESSERA_') && !(k in process.env));
     const composeNames = new Set(Object.keys(envOf(services.app!)));

@@ -24,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testStack } from '../support/stack.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** What the Dockerfile copies into its stages. */
@@ -88,6 +89,7 @@ function containerEnv(port: number): NodeJS.ProcessEnv {
     TESSERA_REDIS_URL: stack.redis.url,
     TESSERA_LOG_LEVEL: 'warn',
     TESSERA_DRAIN_MS: '5000',
+    TESSERA_AUTH_JWKS_FILE: stack.auth!.jwksFile,
   };
 }
 
@@ -140,12 +142,13 @@ describe('the app image, its stages run on the host', () => {
       expect(ready, `not ready in 60 s: ${stderr}`).toBe(true);
 
       const email = `image-${randomUUID()}@example.com`;
-      const created = await fetch(`${url}/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, name: 'Image' }) });
+      const auth = await serviceAuthHeaders();
+      const created = await fetch(`${url}/v1/users`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ email, name: 'Image' }) });
       expect(created.status).toBe(201);
       expect(created.headers.get('x-tessera-app')).toBe('c0ffee123456');
       const { id } = (await created.json()) as { id: string };
       // Through the test stack's NGINX: another replica reads what this one wrote.
-      const read = await fetch(`${testStack().nginx.url}/v1/users/${id}`);
+      const read = await fetch(`${testStack().nginx.url}/v1/users/${id}`, { headers: auth });
       expect(read.status).toBe(200);
       expect(await read.json()).toMatchObject({ id, email });
       expect(stderr).not.toMatch(/"level":(50|60)/);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { serviceAuthHeaders } from './auth.js';
 import { baseUrl } from './stack.js';
 
 /** A response with its parsed body. */
@@ -10,9 +11,17 @@ export interface Reply<T = any> {
   body: T;
 }
 
-/** Calls the API as a client would (through NGINX unless `base` says otherwise). */
-export async function call<T = any>(method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...opts.headers };
+/**
+ * Calls the API as a client would (through NGINX unless `base` says
+ * otherwise), with a service token holding every scope unless `auth: false`
+ * or the caller's own `authorization` header.
+ */
+export async function call<T = any>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; headers?: Record<string, string>; base?: string; auth?: boolean } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...(opts.auth === false ? {} : await serviceAuthHeaders()), ...opts.headers };
   let body: string | undefined;
   if (opts.raw !== undefined) body = opts.raw;
   else if (opts.body !== undefined) {
@@ -45,10 +54,12 @@ export async function createUser(fields: { email?: string; name?: string; profil
 /**
  * Sends a request with its path exactly as given, for what `fetch` would
  * rewrite first (WHATWG URLs resolve `.`, `..` and `%2E` segments) or refuses
- * to send (TRACE, CONNECT, unknown methods, oversized headers).
+ * to send (TRACE, CONNECT, unknown methods, oversized headers). Sends a
+ * service token like {@link call} unless `auth: false`.
  */
-export function rawCall(method: string, path: string, opts: { headers?: Record<string, string>; body?: string; base?: string } = {}): Promise<Reply> {
+export async function rawCall(method: string, path: string, opts: { headers?: Record<string, string>; body?: string; base?: string; auth?: boolean } = {}): Promise<Reply> {
   const url = new URL(opts.base ?? baseUrl());
+  const headers: Record<string, string> = { ...(opts.auth === false ? {} : await serviceAuthHeaders()), ...opts.headers };
   return new Promise((resolve, reject) => {
     const settle = (res: IncomingMessage, raw: Buffer) => {
       const text = raw.toString('utf8');
@@ -62,7 +73,7 @@ export function rawCall(method: string, path: string, opts: { headers?: Record<s
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       resolve({ status: res.statusCode ?? 0, headers, body });
     };
-    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: opts.headers, agent: false }, (res) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => settle(res, Buffer.concat(chunks)));

@@ -6,12 +6,14 @@ import { etagOf, preconditionsOf, writeCheck } from '../etag.js';
 import { problems } from '../openapi.js';
 import { markWrite, sendRead } from '../reads.js';
 import { AnyJson, DEFAULT_LIMIT, NoContent, DocPage, DocParams, Document, ListDocsQuery, ListHeaders, ReadHeaders, UserIdParams, WriteHeaders } from '../schemas.js';
+import { needs } from '../plugins/auth.js';
 
 /** `/v1/users/:id/data`: per-user JSON documents. */
 export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentService; maxDocBytes: number }> = async (app, { documents, maxDocBytes }) => {
   app.put(
     '/v1/users/:id/data/:key',
     {
+      config: needs.write,
       // The raw body limit is the document limit: an oversized value is 413 before parsing.
       bodyLimit: maxDocBytes,
       schema: {
@@ -40,6 +42,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
   app.get(
     '/v1/users/:id/data/:key',
     {
+      config: needs.read,
       schema: {
         operationId: 'getDocument',
         tags: ['documents'],
@@ -60,6 +63,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
   app.delete(
     '/v1/users/:id/data/:key',
     {
+      config: needs.write,
       schema: {
         operationId: 'deleteDocument',
         tags: ['documents'],
@@ -81,6 +85,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
   app.get(
     '/v1/users/:id/data',
     {
+      config: needs.read,
       schema: {
         operationId: 'listDocuments',
         tags: ['documents'],

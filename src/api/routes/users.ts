@@ -6,6 +6,7 @@ import { etagOf, preconditionsOf, writeCheck } from '../etag.js';
 import { problems } from '../openapi.js';
 import { markWrite, sendRead } from '../reads.js';
 import { NoContent, CreateUserBody, DEFAULT_LIMIT, EmailParams, ListUsersQuery, PatchUserBody, ReadHeaders, User, UserIdParams, UserPage, WriteHeaders } from '../schemas.js';
+import { needs } from '../plugins/auth.js';
 
 const notModified = { 304: { ...NoContent, description: 'Not modified: the ETag matches If-None-Match' } };
 
@@ -20,6 +21,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
   app.post(
     '/v1/users',
     {
+      config: needs.create,
       schema: {
         operationId: 'createUser',
         tags: ['users'],
@@ -37,13 +39,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
 
   app.get(
     '/v1/users',
-    { schema: { operationId: 'listUsers', tags: ['users'], summary: 'List every user in id order', querystring: ListUsersQuery, response: { 200: UserPage, ...problems() } } },
+    { config: needs.list, schema: { operationId: 'listUsers', tags: ['users'], summary: 'List every user in id order', querystring: ListUsersQuery, response: { 200: UserPage, ...problems() } } },
     async (req) => users.list(req.query.limit ?? DEFAULT_LIMIT, req.query.cursor),
   );
 
   app.get(
     '/v1/users/by-email/:email',
     {
+      config: needs.read,
       schema: {
         operationId: 'getUserByEmail',
         tags: ['users'],
@@ -55,7 +58,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
     },
     async (req, reply) => {
       const pre = preconditionsOf(req.headers);
-      const read = await users.getByEmail(req.params.email, parseToken(req.headers['x-tessera-consistency']));
+      // A user token finds only its own user: the look-up is of that user, compared by email.
+      const read = await users.getByEmail(req.params.email, parseToken(req.headers['x-tessera-consistency']), req.caller?.userId);
       return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user with email ${req.params.email}`), pre);
     },
   );
@@ -63,6 +67,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
   app.get(
     '/v1/users/:id',
     {
+      config: needs.read,
       schema: {
         operationId: 'getUser',
         tags: ['users'],
@@ -83,6 +88,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
   app.patch(
     '/v1/users/:id',
     {
+      config: needs.write,
       schema: {
         operationId: 'patchUser',
         tags: ['users'],
@@ -104,6 +110,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
   app.delete(
     '/v1/users/:id',
     {
+      config: needs.write,
       schema: {
         operationId: 'deleteUser',
         tags: ['users'],
