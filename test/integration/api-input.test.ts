@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../src/api/json-scan.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 import { call, createUser, rawCall, uniqueEmail } from '../support/http.js';
 import { testStack, withDb } from '../support/stack.js';
 
@@ -76,7 +77,7 @@ describe('text PostgreSQL cannot store', () => {
 
   it('bytes that are not UTF-8 are 400, not silently replaced, and a non-UTF-8 charset is 415', async () => {
     const { body: user } = await createUser({ name: 'Before' });
-    const res = await fetch(`${testStack().nginx.url}/v1/users/${user.id}`, { method: 'PATCH', headers: json, body: Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
+    const res = await fetch(`${testStack().nginx.url}/v1/users/${user.id}`, { method: 'PATCH', headers: { ...json, ...(await serviceAuthHeaders()) }, body: Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'TESSERA_ERR_INVALID_JSON', field: 'body' });
     expectProblem(await call('PATCH', `/v1/users/${user.id}`, { raw: '{"name":"x"}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } }), 415, 'TESSERA_ERR_UNSUPPORTED_MEDIA_TYPE');
