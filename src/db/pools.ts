@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import { TesseraError } from '../errors/catalog.js';
+import { instrumentPgPool } from '../observability/client-spans.js';
+import { breakerRejected, servedBy } from '../observability/shard-spans.js';
 import { CircuitBreaker } from './breaker.js';
 import { isUnavailable, mapDbError } from './errors.js';
 import { parseLsn } from './lsn.js';
@@ -111,6 +113,7 @@ export class ShardPools {
     });
     // An idle client that loses its server emits here; unhandled it would crash the process.
     pool.on('error', (err) => this.log.warn({ err, shard }, 'idle connection to shard failed'));
+    instrumentPgPool(pool, { shard, role: 'primary', url });
     return pool;
   }
 
@@ -142,6 +145,7 @@ export class ShardPools {
     const sp = this.#shards.get(shard);
     if (!sp) throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is not configured`, { retryAfter: 1, shard });
     if (!sp.breaker.allow()) {
+      breakerRejected(shard, sp.breaker.state);
       throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1, shard });
     }
     return sp;
@@ -212,6 +216,7 @@ export class ShardPools {
         client = await replica.pool.connect();
         const value = await fn(client);
         client.release();
+        servedBy('replica', replica.name);
         return { value, source: 'replica' };
       } catch (err) {
         client?.release(err as Error);
@@ -221,7 +226,9 @@ export class ShardPools {
         this.log.warn({ err, shard, replica: replica.name }, 'replica read failed; using the primary');
       }
     }
-    return { value: await this.withPrimary(shard, fn), source: 'primary' };
+    const value = await this.withPrimary(shard, fn);
+    servedBy('primary');
+    return { value, source: 'primary' };
   }
 
   /** The replicas of a shard with their measured lag, for metrics and /readyz. */

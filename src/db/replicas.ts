@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
+import { instrumentPgPool } from '../observability/client-spans.js';
 import { parseLsn } from './lsn.js';
 
 /** The health of one read replica as last measured. */
@@ -56,6 +57,7 @@ export class ReplicaSet {
       });
       pool.on('error', (err) => opts.log.warn({ err, shard, replica: i }, 'idle connection to replica failed'));
       const name = `${shard}-r${i + 1}`;
+      instrumentPgPool(pool, { shard, role: 'replica', replica: name, url });
       return { name, url, pool, status: { name, reachable: false, replayLsn: 0n, lagBytes: 0, lagMs: Number.POSITIVE_INFINITY } };
     });
   }
