@@ -124,7 +124,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }
   const http = httpMetrics(deps.metrics);
   app.addHook('onResponse', (req, reply, done) => {
-    http.record(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
+    const tier = reply.getHeader('x-tessera-cache');
+    http.record(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, typeof tier === 'string' ? tier : 'none', reply.elapsedTime / 1000);
     done();
   });
 
