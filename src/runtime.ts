@@ -11,7 +11,7 @@ import type { Config } from './config/env.js';
 import { ShardPools } from './db/pools.js';
 import { RoutedDb } from './db/routed.js';
 import { createMetrics } from './observability/metrics.js';
-import { catalogGauges, poolGauges, shardProbe } from './observability/scrape-collectors.js';
+import { catalogGauges, poolGauges, shardOpCounter, shardProbe } from './observability/scrape-collectors.js';
 import { getStrategy } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { ShardMap } from './routing/shard-map.js';
@@ -69,6 +69,7 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       replicaPollMs: config.TESSERA_REPLICA_POLL_MS,
     },
     log,
+    shardOpCounter(metrics),
   );
   pools.sync(await store.shards());
   metrics.mapVersion.set(router.map.version);

@@ -8,6 +8,7 @@ import { register as registerSeed } from './commands/seed.js';
 import { register as registerShard } from './commands/shard.js';
 import { register as registerStatus } from './commands/status.js';
 import { register as registerToken } from './commands/token.js';
+import { register as registerTop } from './commands/top.js';
 import { register as registerUp } from './commands/up.js';
 
 /** The `tessera` command line: one file per command under `commands/`. */
@@ -16,7 +17,7 @@ const program = new Command()
   .description('Tessera: sharded, cached user data — local stack, migrations, resharding')
   .showHelpAfterError();
 
-for (const register of [registerUp, registerDown, registerStatus, registerScale, registerMigrate, registerShard, registerReshard, registerSeed, registerToken, registerKeys]) register(program);
+for (const register of [registerUp, registerDown, registerStatus, registerScale, registerMigrate, registerShard, registerReshard, registerSeed, registerToken, registerKeys, registerTop]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -46,6 +46,9 @@ export interface PoolSettings {
 /** Where a read was served. */
 export type ReadSource = 'replica' | 'primary';
 
+/** Told of every unit of work a shard serves (for per-shard load metrics). */
+export type ShardOpObserver = (shard: string, role: ReadSource) => void;
+
 interface ShardPool {
   endpoints: ShardEndpoints;
   primary: pg.Pool;
@@ -69,6 +72,7 @@ export class ShardPools {
   constructor(
     private readonly settings: PoolSettings,
     private readonly log: FastifyBaseLogger,
+    private readonly onOperation: ShardOpObserver = () => undefined,
   ) {}
 
   /** Creates pools for shards not seen yet, and replaces pools whose address changed. */
@@ -168,6 +172,7 @@ export class ShardPools {
       const result = await fn(client);
       client.release();
       sp.breaker.success();
+      this.onOperation(shard, 'primary');
       return result;
     } catch (err) {
       const broken = isUnavailable(err);
@@ -217,6 +222,7 @@ export class ShardPools {
         const value = await fn(client);
         client.release();
         servedBy('replica', replica.name);
+        this.onOperation(shard, 'replica');
         return { value, source: 'replica' };
       } catch (err) {
         client?.release(err as Error);

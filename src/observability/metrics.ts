@@ -69,6 +69,12 @@ export function createMetrics(appId: string) {
       labelNames: ['shard', 'replica'] as const,
       registers: [registry],
     }),
+    shardOps: new Counter({
+      name: 'tessera_shard_operations_total',
+      help: 'Units of work sent to each shard (a transaction, a read, a statement), by the role that served them: primary or replica',
+      labelNames: ['shard', 'role'] as const,
+      registers: [registry],
+    }),
     replicaUp: new Gauge({
       name: 'tessera_replica_up',
       help: 'Whether each read replica answered its last lag probe as a standby (1) or not (0)',

@@ -13,6 +13,23 @@ import type { Metrics } from './metrics.js';
 const BREAKER: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
 const STATES: readonly ShardState[] = ['serving', 'switching', 'electing'];
 
+/**
+ * Counts each shard's units of work by role, with the label-bound children
+ * cached (prom-client hashes a label object on every call otherwise).
+ */
+export function shardOpCounter(metrics: Metrics): (shard: string, role: 'primary' | 'replica') => void {
+  const children = new Map<string, ReturnType<Metrics['shardOps']['labels']>>();
+  return (shard, role) => {
+    const key = `${shard} ${role}`;
+    let child = children.get(key);
+    if (!child) {
+      child = metrics.shardOps.labels({ shard, role });
+      children.set(key, child);
+    }
+    child.inc();
+  };
+}
+
 /** Bounds a scrape-time probe: a dead server answers "down", not "wait". */
 function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
