@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from './layout.js';
+import { PROJECT_ROOT } from './project-root.js';
 import { answers, runningSidecarPid, startSidecar, stopSidecar, type SidecarInfo } from './sidecar.js';
 import type { StackInfo } from './stack-file.js';
 

@@ -3,7 +3,6 @@
  * URLs of every process, computed before anything starts (pure).
  */
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { StrategyName, TopologySeed } from '../catalog/topology.js';
 import { planAuth } from './auth.js';
 import { planTracing } from './jaeger.js';
@@ -89,8 +88,9 @@ export const SHARD_DATABASE = 'tessera';
 export const CATALOG_DATABASE = 'tessera_catalog';
 export const KEYSPACE = 'tessera';
 
-/** The project root (where package.json is): two levels above this file, in src/ and in dist/. */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+import { PROJECT_ROOT } from './project-root.js';
+
+export { PROJECT_ROOT };
 
 /** Connection string of a database on a local instance. */
 export function pgUrl(port: number, database: string): string {
@@ -195,7 +195,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     return { name, ranges: [range], primary, replicas };
   });
   const nginxPrefix = join(o.dir, 'nginx');
-  return {
+  const info: StackInfo = {
     version: 1,
     state: 'starting',
     dir: o.dir,
@@ -218,8 +218,9 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     auth: planAuth(o.dir, o.noAuth ? 'off' : 'jwt'),
     durability: o.durability,
     ...(o.tracing && { tracing: planTracing(o, o.jaegerPort, o.traceSample) }),
-    ...(o.monitoring && { monitoring: planMonitoring(o, o.prometheusPort) }),
   };
+  if (o.monitoring) info.monitoring = planMonitoring(info, o.prometheusPort);
+  return info;
 }
 
 /**

@@ -6,14 +6,14 @@
  * The apps are found through a file_sd target file that the launcher
  * rewrites whenever the set of apps changes (`up`, `tessera scale`);
  * Prometheus re-reads it on change, so a scaled stack is scraped whole within
- * seconds, without a reload. One PostgreSQL exporter scrapes every instance
- * (a comma-separated DATA_SOURCE_NAME; its series carry `server`), one Redis
- * exporter the stack's Redis.
+ * seconds, without a reload. One PostgreSQL exporter per instance (Debian's
+ * 0.11 cannot serve several data sources from one process), labelled with
+ * the instance, its shard and role; one Redis exporter.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from './layout.js';
+import { PROJECT_ROOT } from './project-root.js';
 import { answers, runningSidecarPid, startSidecar, stopSidecar, type SidecarInfo } from './sidecar.js';
 import { pgInstances, type StackInfo } from './stack-file.js';
 import { findBinary } from './which.js';
@@ -36,11 +36,12 @@ export const ALERT_RULES = join(PROJECT_ROOT, 'monitoring', 'alerts.yml');
 const INSTALL_HINT = 'Install it (apt-get install prometheus prometheus-redis-exporter prometheus-postgres-exporter) or run `npm run bootstrap -- --with-monitoring` as root.';
 
 /**
- * Plans Prometheus on `port` and the Redis and PostgreSQL exporters on the
- * two ports after it, under `<dir>/prometheus`. Binaries are looked up now
- * (a missing one fails before anything starts).
+ * Plans Prometheus on `port`, the Redis exporter on the next port and one
+ * PostgreSQL exporter per instance on the ports after it, under
+ * `<dir>/prometheus`. Binaries are looked up now (a missing one fails
+ * before anything starts).
  */
-export function planMonitoring(info: Pick<StackInfo, 'dir'>, port: number, interval = '5s'): MonitoringInfo {
+export function planMonitoring(info: Pick<StackInfo, 'dir' | 'catalog' | 'shards'>, port: number, interval = '5s'): MonitoringInfo {
   const home = join(info.dir, 'prometheus');
   const logs = join(info.dir, 'logs');
   const config = join(home, 'prometheus.yml');
@@ -57,7 +58,14 @@ export function planMonitoring(info: Pick<StackInfo, 'dir'>, port: number, inter
     ], ''),
     exporters: [
       sidecar('redis-exporter', 'prometheus-redis-exporter', port + 1, []),
-      sidecar('postgres-exporter', 'prometheus-postgres-exporter', port + 2, [`--web.listen-address=127.0.0.1:${port + 2}`, '--log.level=warn']),
+      ...pgInstances(info as StackInfo).map((inst, i) => {
+        const p = port + 2 + i;
+        const shard = info.shards.find((sh) => sh.primary.name === inst.name || sh.replicas.some((r) => r.name === inst.name));
+        // Debian 12's exporter (0.11) predates PostgreSQL 17, which moved the bgwriter's checkpoint columns.
+        const s = sidecar(`postgres-exporter-${inst.name}`, 'prometheus-postgres-exporter', p, [`--web.listen-address=127.0.0.1:${p}`, '--log.level=warn', '--no-collector.bgwriter']);
+        s.labels = { pg_instance: inst.name, ...(shard ? { shard: shard.name, role: shard.primary.name === inst.name ? 'primary' : 'replica' } : { role: 'catalog' }) };
+        return s;
+      }),
     ],
   };
 }
@@ -65,7 +73,8 @@ export function planMonitoring(info: Pick<StackInfo, 'dir'>, port: number, inter
 /** prometheus.yml for a stack: the apps (file_sd), the exporters, Prometheus itself, and the alert rules. */
 export function renderPrometheusConfig(m: MonitoringInfo, rules = ALERT_RULES): string {
   const target = (s: SidecarInfo) => `127.0.0.1:${s.port}`;
-  const [redis, postgres] = m.exporters;
+  const redis = m.exporters.find((e) => e.name === 'redis-exporter');
+  const postgres = m.exporters.filter((e) => e.name.startsWith('postgres-exporter'));
   return [
     '# Rendered by `tessera up --monitoring` (src/cluster/monitoring.ts); edit there.',
     'global:',
@@ -81,7 +90,7 @@ export function renderPrometheusConfig(m: MonitoringInfo, rules = ALERT_RULES): 
     `      - files: [${JSON.stringify(m.targetsFile)}]`,
     '        refresh_interval: 5s',
     ...(redis ? ['  - job_name: redis', '    static_configs:', `      - targets: ["${target(redis)}"]`] : []),
-    ...(postgres ? ['  - job_name: postgres', '    static_configs:', `      - targets: ["${target(postgres)}"]`] : []),
+    ...(postgres.length > 0 ? ['  - job_name: postgres', '    static_configs:', ...postgres.flatMap((e) => [`      - targets: ["${target(e)}"]`, `        labels: ${JSON.stringify(e.labels ?? {})}`])] : []),
     '  - job_name: prometheus',
     '    static_configs:',
     `      - targets: ["${target(m.prometheus)}"]`,
@@ -102,12 +111,11 @@ export async function writeScrapeTargets(info: StackInfo): Promise<void> {
 
 /** The exporters' settings that depend on the stack: which Redis and which PostgreSQL instances. */
 function wireExporters(info: StackInfo, m: MonitoringInfo): void {
-  const [redis, postgres] = m.exporters;
-  if (redis) redis.args = ['-redis.addr', info.redis.url, '-web.listen-address', `127.0.0.1:${redis.port}`];
-  if (postgres) {
+  for (const e of m.exporters) {
+    if (e.name === 'redis-exporter') e.args = ['-redis.addr', info.redis.url, '-web.listen-address', `127.0.0.1:${e.port}`];
+    const inst = pgInstances(info).find((i) => i.name === e.labels?.pg_instance);
     // sslmode=disable: local instances speak plain TCP on loopback.
-    const dsns = pgInstances(info).map((i) => `${i.url}${i.url.includes('?') ? '&' : '?'}sslmode=disable`);
-    postgres.env = { DATA_SOURCE_NAME: dsns.join(',') };
+    if (inst) e.env = { DATA_SOURCE_NAME: `${inst.url}${inst.url.includes('?') ? '&' : '?'}sslmode=disable` };
   }
 }
 

@@ -21,6 +21,8 @@ export interface SidecarInfo {
   port: number;
   pid: number;
   log: string;
+  /** Labels Prometheus puts on what it scrapes from here (exporters: which instance they watch). */
+  labels?: Record<string, string>;
 }
 
 /** The sidecar's pid when it runs (the pid is ours: its command line names the binary). */

@@ -159,7 +159,7 @@ export class ShardPools {
    * Runs `fn` with a client of the shard's primary. A client that failed is
    * destroyed rather than returned to the pool: its session state is unknown.
    */
-  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>, role: 'main' | 'locks' = 'main'): Promise<T> {
+  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>, role: 'main' | 'locks' | 'probe' = 'main'): Promise<T> {
     const sp = this.#get(shard);
     let client: pg.PoolClient;
     try {
@@ -172,7 +172,8 @@ export class ShardPools {
       const result = await fn(client);
       client.release();
       sp.breaker.success();
-      this.onOperation(shard, 'primary');
+      // Probes (readiness, scrapes) are not the shard's load.
+      if (role !== 'probe') this.onOperation(shard, 'primary');
       return result;
     } catch (err) {
       const broken = isUnavailable(err);
@@ -247,9 +248,9 @@ export class ShardPools {
     await Promise.all([...this.#shards.values()].map((sp) => sp.replicas.probe()));
   }
 
-  /** One statement on the shard's primary. */
+  /** One statement on the shard's primary, as a probe: readiness and scrape checks, not counted as the shard's load. */
   async query<R extends pg.QueryResultRow>(shard: string, text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.withPrimary(shard, (client) => client.query<R>(text, params));
+    return this.withPrimary(shard, (client) => client.query<R>(text, params), 'probe');
   }
 
   /** Closes every pool. */

@@ -61,7 +61,7 @@ beforeAll(async () => {
   app = await buildApp({ ...runtime.api, logger: log, appId: 'trace-test', accessLog: true });
   const appPort = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port);
   dir = mkdtempSync(join(tmpdir(), 'tessera-trace-'));
-  const port = await freePort(18480 + PORT_OFFSET);
+  const port = await freePort(18980 + PORT_OFFSET);
   nginx = {
     url: `http://127.0.0.1:${port}`, port, pid: 0, prefix: dir, config: join(dir, 'nginx.conf'), rate: '100000r/s', burst: 100000,
     anonRate: '100000r/s', anonBurst: 100000, workers: 1, accessLog: join(dir, 'access.log'), errorLog: join(dir, 'error.log'),
