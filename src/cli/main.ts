@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { startTracing } from '../observability/tracing.js';
 import { register as registerDown } from './commands/down.js';
 import { register as registerKeys } from './commands/keys.js';
 import { register as registerMigrate } from './commands/migrate.js';
@@ -19,9 +20,13 @@ const program = new Command()
 
 for (const register of [registerUp, registerDown, registerStatus, registerScale, registerMigrate, registerShard, registerReshard, registerSeed, registerToken, registerKeys, registerTop]) register(program);
 
+// With the OTEL_* variables set, a reshard's phases and a failover's steps are traces too.
+const tracing = await startTracing({ serviceName: 'tessera-cli' });
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   console.error(`tessera: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
+} finally {
+  await tracing?.shutdown();
 }
