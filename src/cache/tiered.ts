@@ -1,6 +1,6 @@
 import type { ReadSource } from '../db/pools.js';
 import type { Metrics } from '../observability/metrics.js';
-import { activeTracer, inSpan } from '../observability/tracing.js';
+import { inSpan, tracingHere } from '../observability/tracing.js';
 import type { CacheEntry } from './entry.js';
 import { compareVersions } from './entry.js';
 import type { InvalidationBus } from './invalidation.js';
@@ -60,7 +60,7 @@ export class TieredCache {
    * both tiers so that no entry older than the client's write can answer.
    */
   read(key: string, load: (primary: boolean) => Promise<Loaded>, fresh = false): Promise<CachedRead> {
-    if (!activeTracer()) return this.#read(key, load, fresh);
+    if (!tracingHere()) return this.#read(key, load, fresh);
     // Tracing on: one span per read, named for the tier that answered.
     return inSpan('cache.read', { 'tessera.cache.key': key, 'tessera.cache.fresh': fresh }, async (span) => {
       const got = await this.#read(key, load, fresh);
@@ -83,7 +83,7 @@ export class TieredCache {
     const flightKey = fresh ? `${key}#fresh` : key;
     const running = this.#inflight.get(flightKey);
     // Another request of this process is loading the key: wait for its load (a span of its own when traced).
-    if (running) return activeTracer() ? inSpan('cache.singleflight.wait', { 'tessera.cache.key': key }, () => running) : running;
+    if (running) return tracingHere() ? inSpan('cache.singleflight.wait', { 'tessera.cache.key': key }, () => running) : running;
     const flight = this.#load(key, load, fresh).finally(() => this.#inflight.delete(flightKey));
     this.#inflight.set(flightKey, flight);
     return flight;

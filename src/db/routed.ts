@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Span } from '@opentelemetry/api';
 import { TesseraError } from '../errors/catalog.js';
 import { retrySpan, routedTo, shardOperation } from '../observability/shard-spans.js';
-import { activeTracer } from '../observability/tracing.js';
+import { tracingHere } from '../observability/tracing.js';
 import type { KeyRange } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { WrongShardError } from './errors.js';
@@ -93,7 +93,7 @@ export class RoutedDb {
    * has fenced the shard no write can commit on the old primary.
    */
   #withOwner<T>(op: string, ksid: bigint, run: (shard: string) => Promise<T>): Promise<Routed<T>> {
-    if (!activeTracer()) return this.#attempts(op, ksid, run, undefined);
+    if (!tracingHere()) return this.#attempts(op, ksid, run, undefined);
     return shardOperation(op, (span) => this.#attempts(op, ksid, run, span));
   }
 
@@ -135,7 +135,7 @@ export class RoutedDb {
   async scatter<T>(fn: (shard: string, ranges: KeyRange[], client: pg.ClientBase) => Promise<T>): Promise<Routed<T>[]> {
     const map = this.router.map;
     const readShard = async (shard: string) => (await this.pools.read(shard, (client) => fn(shard, map.rangesOf(shard), client))).value;
-    const traced = activeTracer() !== undefined;
+    const traced = tracingHere();
     return Promise.all(
       map.shards().map(async (shard) => ({
         shard,

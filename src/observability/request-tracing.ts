@@ -50,10 +50,14 @@ export function installRequestTracing(app: FastifyInstance, tracer: Tracer, appI
       : startRootSpan(name, { kind: SpanKind.SERVER, attributes }, headerValue(req, NGINX_TRACE_ID_HEADER));
     const ctx = trace.setSpan(parent, span).setValue(REQUEST_ID_KEY, req.id);
     req.otel = { span, ctx };
-    context.with(ctx, done);
+    // An unsampled request records nothing below it: it enters no context,
+    // so that it costs no more than creating this span (its trace id still
+    // reaches its request log lines and problem bodies through req.otel).
+    if (span.isRecording()) context.with(ctx, done);
+    else done();
   });
   app.addHook('preHandler', (req, _reply, done) => {
-    if (req.otel) context.with(req.otel.ctx, done);
+    if (req.otel?.span.isRecording()) context.with(req.otel.ctx, done);
     else done();
   });
   app.addHook('onResponse', (req, reply, done) => {

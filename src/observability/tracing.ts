@@ -152,6 +152,9 @@ export function recordError(span: Span, err: unknown): void {
 export function inSpan<T>(name: string, attributes: Attributes | undefined, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
   const t = tracer;
   if (!t) return fn(undefined);
+  // Inside a request that is not sampled (no recording span around), nothing to record.
+  const around = trace.getSpan(context.active());
+  if (around && !around.isRecording()) return fn(undefined);
   return t.startActiveSpan(name, attributes ? { attributes } : {}, async (span) => {
     try {
       return await fn(span);
@@ -162,6 +165,15 @@ export function inSpan<T>(name: string, attributes: Attributes | undefined, fn: 
       span.end();
     }
   });
+}
+
+/**
+ * Whether code on a request's path should make spans: tracing is on and a
+ * sampled request's span is active. Cheaper to ask than to make a span that
+ * records nothing.
+ */
+export function tracingHere(): boolean {
+  return tracer !== undefined && recordingSpan() !== undefined;
 }
 
 /** The active span when tracing is on and it records (a sampled request), else undefined. */

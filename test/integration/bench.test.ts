@@ -19,7 +19,7 @@ describe('npm run bench -- --short', () => {
 
   it('measures every case and gives each a requests/s and a ratio', async () => {
     await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--short', '--duration', '2', '--out', out], {
-      timeout: 235_000,
+      timeout: 295_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
@@ -32,9 +32,11 @@ describe('npm run bench -- --short', () => {
     // Reads were served by the tier each case forces (from the apps' own counters).
     const tiers = Object.fromEntries(results.cases.map((c) => [c.id, c.tiers]));
     expect(tiers['get-l1']?.l1).toBeGreaterThan(0.95);
+    expect(tiers['get-l1-trace-1pct']?.l1).toBeGreaterThan(0.95);
+    expect(tiers['get-l1-trace-100pct']?.l1).toBeGreaterThan(0.95);
     expect(tiers['get-l2']?.l2).toBeGreaterThan(0.95);
     expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.95);
     expect(results.memory.length).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| case | req/s |');
-  }, 240_000);
+  }, 300_000);
 });
