@@ -39,7 +39,7 @@ type Env = Record<string, string>;
 
 interface Service {
   image?: string;
-  build?: unknown;
+  build?: { dockerfile?: string; context?: string };
   command?: string[] | string;
   entrypoint?: string[] | string;
   environment?: Env | string[];
@@ -83,7 +83,7 @@ function renderComposeConfig(): ComposeConfig {
   const scratch = mkdtempSync(join(tmpdir(), 'tessera-compose-test-'));
   const emptyEnv = join(scratch, 'empty.env');
   writeFileSync(emptyEnv, '');
-  const args = ['--env-file', emptyEnv, '--profile', 'load', '-f', COMPOSE_FILE, 'config'];
+  const args = ['--env-file', emptyEnv, '--profile', 'load', '--profile', 'tracing', '--profile', 'monitoring', '-f', COMPOSE_FILE, 'config'];
   let r;
   try {
     r = spawnSync(tool[0]!, [...tool.slice(1), ...args], { cwd: ROOT, env: hermeticEnv(), encoding: 'utf8', timeout: 60_000 });
@@ -167,15 +167,22 @@ function hostOf(url: string): string {
 
 // ---------------------------------------------------------------------------
 
+/** The optional observability profiles: checked apart from the stack's own services. */
+const OBSERVABILITY = new Set(['tracing', 'monitoring']);
+const isObservability = (s: Service) => (s.profiles ?? []).some((p) => OBSERVABILITY.has(p));
+
 describe('docker-compose.yml', () => {
   let services: Record<string, Service>;
+  let observability: Record<string, Service>;
 
   // A missing tool or an invalid file fails every test below (not a skip).
   let loadError: Error | undefined;
 
   beforeAll(() => {
     try {
-      services = renderComposeConfig().services;
+      const all = renderComposeConfig().services;
+      services = Object.fromEntries(Object.entries(all).filter(([, svc]) => !isObservability(svc)));
+      observability = Object.fromEntries(Object.entries(all).filter(([, svc]) => isObservability(svc)));
     } catch (err) {
       loadError = err as Error;
     }
@@ -245,7 +252,9 @@ describe('docker-compose.yml', () => {
   it('sets only app variables the app knows (src/config/env.ts), binding all interfaces', () => {
     const known = new Set(Object.keys(ConfigSchema.properties));
     const env = envOf(services.app!);
-    for (const name of Object.keys(env)) expect(known.has(name), `${name} is not in ConfigSchema`).toBe(true);
+    // OTEL_*: the standard OpenTelemetry variables (src/observability/tracing-config.ts reads them).
+    for (const name of Object.keys(env)) expect(known.has(name) || name.startsWith('OTEL_'), `${name} is not in ConfigSchema`).toBe(true);
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'tracing is off unless an endpoint is given').toBe('');
     expect(env.TESSERA_HOST).toBe('0.0.0.0');
     expect(env.TESSERA_APP_ID, 'TESSERA_APP_ID comes from the container hostname').toBeUndefined();
     expect(hostOf(env.TESSERA_CATALOG_URL!)).toBe('catalog');
@@ -345,6 +354,27 @@ describe('docker-compose.yml', () => {
       expect(shape(seed)).toEqual(shape(local));
     });
   });
+  it('has Jaeger under the tracing profile and Prometheus with its exporters under the monitoring profile, built here, UIs on 127.0.0.1 only', () => {
+    expect(Object.keys(observability).sort()).toEqual([
+      'jaeger', 'pg-exporter-catalog', 'pg-exporter-shard-a', 'pg-exporter-shard-a-replica', 'pg-exporter-shard-b', 'pg-exporter-shard-b-replica', 'prometheus', 'redis-exporter',
+    ]);
+    expect(observability.jaeger!.profiles).toEqual(['tracing']);
+    expect(observability.jaeger!.build?.dockerfile).toBe('docker/jaeger/Dockerfile');
+    for (const [name, svc] of Object.entries(observability)) {
+      if (name !== 'jaeger') {
+        expect(svc.profiles, name).toEqual(['monitoring']);
+        expect(svc.build?.dockerfile, name).toBe('docker/prometheus/Dockerfile');
+      }
+      for (const p of portsOf(svc).filter((x) => x.published)) expect(p.hostIp, name).toBe('127.0.0.1');
+    }
+    // Every PostgreSQL service has its exporter, and Prometheus finds the app replicas through Docker's DNS.
+    for (const db of ['catalog', ...SHARDS, ...SHARDS.map((x) => `${x}-replica`)]) {
+      expect(envOf(observability[`pg-exporter-${db}`]!).DATA_SOURCE_NAME, db).toContain(`@${db}:5432/`);
+    }
+    const prom = readFileSync(join(ROOT, 'docker', 'prometheus', 'prometheus.yml'), 'utf8');
+    expect(prom).toMatch(/dns_sd_configs:\s*\n\s*- names: \[app\]/);
+    expect(prom).toContain('/etc/prometheus/alerts.yml');
+  });
 });
 
 describe('Dockerfile and the container scripts', () => {
@@ -388,4 +418,5 @@ describe('Dockerfile and the container scripts', () => {
       expect(r.status, `${file}: ${r.stderr}`).toBe(0);
     }
   });
+
 });
