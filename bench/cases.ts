@@ -88,11 +88,10 @@ export const CASES: readonly CaseDef[] = [
   {
     id: 'create', title: 'POST user (email claim + insert)', kind: 'tessera', vs: 'pg-insert', goal: 0.45, goalName: 'create ≥ 45% of pg INSERT',
     bound:
-      'a create commits twice, one after the other, where the baseline commits once: the email claim on the email\'s shard must be durable ' +
-      'before the user row is written on the user\'s shard, so it waits for two WAL flushes (with fsync on, the larger part of a commit here), ' +
-      'which puts the design\'s own ceiling near 50%. Around them, 7 database round trips: an email look-up SELECT, then on the email\'s shard ' +
-      'pg_try_advisory_lock and INSERT claim … ON CONFLICT DO NOTHING, the user\'s transaction (BEGIN, INSERT with the fence trigger, ' +
-      'COMMIT with pg_current_wal_lsn in the same round trip), pg_advisory_unlock; then two L2 floor writes and two invalidation PUBLISHes.',
+      'with the hash strategy a create commits once, as the baseline does: claim and user row in one statement on the shard the ' +
+      'chosen id shares with the email (three round trips: BEGIN, the INSERT … RETURNING with its two fence-trigger checks, COMMIT with ' +
+      'pg_current_wal_lsn in the same round trip), then two L2 floor writes and two invalidation PUBLISHes, and the token, validation and ' +
+      'per-request overhead of the read cases; the baseline is one autocommit INSERT.',
   },
   nginxCase('create-nginx', 'create', 'POST user via NGINX'),
   { id: 'put-doc', title: 'PUT document (upsert)', kind: 'tessera', vs: 'pg-insert' },
