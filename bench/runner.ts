@@ -167,14 +167,16 @@ async function withBaseline<T>(ctx: Ctx, name: BaselineName, fn: (b: Running) =>
 }
 
 async function runCeilings(ctx: Ctx, want: Set<CaseId>): Promise<void> {
-  if (want.has('bare') || want.has('nginx-bare')) {
+  if (want.has('bare') || want.has('nginx-bare') || want.has('nginx-minimal')) {
     await withBaseline(ctx, 'bare', async (b) => {
       if (want.has('bare')) await measure(ctx, 'bare', b.url, workloadFor('get', ctx));
-      if (want.has('nginx-bare')) {
-        const ngx = await startBaselineNginx(ctx.stack, b.url);
+      // The minimal proxy and Tessera's config, back to back in front of the same handler.
+      for (const [id, config] of [['nginx-minimal', 'minimal'], ['nginx-bare', 'tessera']] as const) {
+        if (!want.has(id)) continue;
+        const ngx = await startBaselineNginx(ctx.stack, b.url, config);
         ctx.baselinePids.push(ngx.pid);
         try {
-          await measure(ctx, 'nginx-bare', ngx.url, workloadFor('get', ctx));
+          await measure(ctx, id, ngx.url, workloadFor('get', ctx));
         } finally {
           await ngx.stop();
           ctx.baselinePids.pop();
