@@ -15,7 +15,7 @@ import { recordAllowedMethods } from './allowed-methods.js';
 import { httpMetrics } from '../observability/http-metrics.js';
 import { traceIdOf } from '../observability/log-context.js';
 import { installRequestTracing } from '../observability/request-tracing.js';
-import { activeTracer } from '../observability/tracing.js';
+import { activeSampler, activeTracer } from '../observability/tracing.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
 import { healthRoutes } from './routes/health.js';
@@ -82,7 +82,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   // First of all hooks, and only with tracing on: everything after runs inside the request's span.
   const tracer = activeTracer();
-  if (tracer) installRequestTracing(app, tracer, deps.appId);
+  const sampler = activeSampler();
+  if (tracer && sampler) installRequestTracing(app, tracer, sampler, deps.appId);
 
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other media type is 415, not a string body that fails validation.

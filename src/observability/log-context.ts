@@ -22,8 +22,7 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 
 /** The trace id a request belongs to: its span's, the caller's `traceparent`'s, or NGINX's; undefined if none. */
 export function traceIdOf(req: FastifyRequest): string | undefined {
-  const span = req.otel?.span;
-  if (span) return span.spanContext().traceId;
+  if (req.otel) return req.otel.traceId;
   const tp = req.headers.traceparent;
   const fromCaller = typeof tp === 'string' ? TRACEPARENT.exec(tp)?.[1] : undefined;
   if (fromCaller && !/^0+$/.test(fromCaller)) return fromCaller;

@@ -10,15 +10,24 @@
  * request's span wherever the code that starts it lives.
  */
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { tracingConfig, type TracingConfig } from './tracing-config.js';
 
 let tracer: Tracer | undefined;
+let sampler: Sampler | undefined;
 let adopt: ((traceId: string) => void) | undefined;
 
 /** The tracer when tracing is on; undefined (and nothing to pay) when it is off. */
 export function activeTracer(): Tracer | undefined {
   return tracer;
+}
+
+/**
+ * The sampler in force (tracing on only): the request hooks ask it first, so
+ * that a request it will not sample costs no span at all.
+ */
+export function activeSampler(): Sampler | undefined {
+  return sampler;
 }
 
 /** What {@link startTracing} returns: flush before exit. */
@@ -66,7 +75,7 @@ export async function startTracing(opts: StartTracingOptions = {}): Promise<Trac
   const ids = new AdoptingIdGenerator(new sdk.RandomIdGenerator());
   const ratio = new sdk.TraceIdRatioBasedSampler(config.ratio);
   const root = { always_on: new sdk.AlwaysOnSampler(), always_off: new sdk.AlwaysOffSampler(), traceidratio: ratio };
-  const sampler = config.sampler.startsWith('parentbased_')
+  const chosen = config.sampler.startsWith('parentbased_')
     ? new sdk.ParentBasedSampler({ root: root[config.sampler.slice('parentbased_'.length) as keyof typeof root] })
     : root[config.sampler as keyof typeof root];
   const resource = res.defaultResource()
@@ -75,16 +84,18 @@ export async function startTracing(opts: StartTracingOptions = {}): Promise<Trac
       [semconv.ATTR_SERVICE_NAME]: config.serviceName,
       ...(opts.instanceId && { 'service.instance.id': opts.instanceId }),
     }));
-  const provider = new node.NodeTracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [processor] });
+  const provider = new node.NodeTracerProvider({ resource, sampler: chosen, idGenerator: ids, spanProcessors: [processor] });
   // The AsyncLocalStorage context manager and the W3C trace-context propagator.
   provider.register();
   tracer = provider.getTracer('tessera');
+  sampler = chosen;
   adopt = (id) => ids.adopt(id);
   return {
     config,
     flush: () => provider.forceFlush(),
     async shutdown() {
       tracer = undefined;
+      sampler = undefined;
       adopt = undefined;
       await provider.shutdown();
       trace.disable();
