@@ -63,9 +63,10 @@ export const CASES: readonly CaseDef[] = [
     id: 'get-l1-trace-1pct', title: 'GET user, L1 hit, tracing on, 1% of traces sampled', kind: 'tessera', vs: 'get-l1-auth', goal: 0.95,
     goalName: 'tracing at 1% sampling costs ≤ 5% of an L1-hit GET',
     bound:
-      'per request, sampled or not: the server span\'s hooks (traceparent extraction, a span object, the context entered twice ' +
-      'through AsyncLocalStorage, whose promise hooks then run on every promise of the process) and a cache.read span; 1% of ' +
-      'requests also record their attributes and are exported (protobuf over HTTP, batched).',
+      'the unsampled 99% make no span and enter no context (the sampler decides first), but once one sampled request has entered a ' +
+      'trace context, Node 20\'s AsyncLocalStorage runs its async hooks for every async resource of the process (each socket, HTTP ' +
+      'parser and promise), sampled or not; the 1% also record two spans each and export them (protobuf over HTTP, batched). ' +
+      'Node 22\'s AsyncContextFrame removes the hook cost.',
   },
   {
     id: 'get-l1-trace-100pct', title: 'GET user, L1 hit, tracing on, every trace sampled', kind: 'tessera', vs: 'get-l1-auth',
