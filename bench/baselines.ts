@@ -6,12 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT, startNginx, stopNginx, type AppInfo, type NginxInfo, type StackInfo } from '../src/cluster/index.js';
-import { BENCH_STACK } from './stack.js';
+import { BENCH_PORT_OFFSET, BENCH_STACK } from './stack.js';
 
 export type BaselineName = 'bare' | 'redis-get' | 'pg-select' | 'pg-insert';
 
-const PORTS: Record<BaselineName, number> = { bare: 14101, 'redis-get': 14102, 'pg-select': 14103, 'pg-insert': 14104 };
-const NGINX_PORT = 18881;
+const PORTS: Record<BaselineName, number> = { bare: 14101 + BENCH_PORT_OFFSET, 'redis-get': 14102 + BENCH_PORT_OFFSET, 'pg-select': 14103 + BENCH_PORT_OFFSET, 'pg-insert': 14104 + BENCH_PORT_OFFSET };
+const NGINX_PORT = 18881 + BENCH_PORT_OFFSET;
 
 export interface Running {
   url: string;

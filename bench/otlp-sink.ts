@@ -5,9 +5,10 @@
  * own work. It runs in the runner's process, on the server cores.
  */
 import { createServer, type Server } from 'node:http';
+import { BENCH_PORT_OFFSET } from './stack.js';
 
-/** The sink's port (the bench stack's ports are fixed too; see bench/README.md). */
-export const OTLP_SINK_PORT = 14318;
+/** The sink's port; TESSERA_BENCH_PORT_OFFSET moves it with the bench stack's. */
+export const OTLP_SINK_PORT = 14318 + BENCH_PORT_OFFSET;
 export const OTLP_SINK_URL = `http://127.0.0.1:${OTLP_SINK_PORT}`;
 
 /** A running sink: what it received, and how to stop it. */
