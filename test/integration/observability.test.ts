@@ -7,7 +7,8 @@
  * - a request through NGINX with a caller's traceparent reaches Jaeger as one
  *   trace: NGINX's request id, the app, the cache tier, the shard statement;
  * - after `tessera scale --apps 4`, Prometheus scrapes four app targets;
- * - a stopped replica makes a shipped alert rule pending, then firing.
+ * - a planned failover run by the CLI is a trace with a span per step;
+ * - a stopped replica makes a shipped alert rule pending.
  *
  * Every wait is bounded and polls a condition; the Prometheus of the stack
  * scrapes and evaluates every 5 s (the shipped rules are unchanged: an
@@ -106,6 +107,21 @@ describe('a local stack with --tracing and --monitoring', () => {
     for (const app of readStack(DIR).apps) expect(r.stdout).toContain(app.id);
     expect(r.stdout).toMatch(/shard-a\s+up/);
     expect(r.stdout).toContain('shard-a-r1');
+  });
+
+  it('traces a planned failover run by the CLI with the OTEL_* variables: one trace, a span per step', async () => {
+    const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: readStack(DIR).tracing!.otlpUrl, OTEL_SERVICE_NAME: 'tessera-cli-test' };
+    const r = spawnSync(process.execPath, ['bin/tessera.mjs', 'shard', 'failover', 'shard-a', '--dir', DIR], { encoding: 'utf8', timeout: 120_000, env });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    let names: string[] = [];
+    const found = await eventually(async () => {
+      const traces = (await json<{ data: JaegerTrace[] }>(`${jaeger}/api/traces?service=tessera-cli-test&limit=5`))?.data ?? [];
+      // The trace whose root is the failover: its steps are its spans.
+      names = traces.find((t) => t.spans.some((x) => x.operationName === 'failover shard-a'))?.spans.map((x) => x.operationName) ?? [];
+      return names.includes('failover.rejoin');
+    }, 30_000, 250);
+    expect(found, names.join(', ')).toBe(true);
+    for (const step of ['failover.fence', 'failover.catchup', 'failover.promote', 'failover.repoint', 'failover.publish', 'failover.rejoin']) expect(names).toContain(step);
   });
 
   it('makes TesseraReplicaUnavailable pending when a replica is stopped (firing after its `for` is promtool\'s test)', async () => {
