@@ -39,11 +39,11 @@ describe('tracing settings from the OTEL_* variables', () => {
 describe('an app replica', () => {
   it('with tracing off loads no OpenTelemetry SDK module and installs no request hook', () => {
     expect(probe({})).toEqual({ tracing: false, requestHooks: false, sdkModules: 0, status: 200 });
-  });
+  }, 60_000); // a fresh Node process with tsx: seconds on a busy machine
 
   it('with tracing on loads the SDK and traces every request', () => {
     const on = probe({ OTEL_TRACES_EXPORTER: 'console', OTEL_TRACES_SAMPLER: 'always_off' });
     expect(on).toMatchObject({ tracing: true, requestHooks: true, status: 200 });
     expect(on.sdkModules).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });
