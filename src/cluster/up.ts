@@ -86,7 +86,7 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
     if (fixed.length > 0) {
       throw new Error(`the stack in ${o.dir} exists and \`up\` starts it as it was laid out; asked for ${describeChanges(fixed)}. Nothing was started. ${howToChange(fixed, o.dir)}`);
     }
-    for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked} to NGINX (was ${c.was})`);
+    for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked}${NGINX_FLAGS.has(c.flag) ? ' to NGINX' : ''} (was ${c.was})`);
     // Only what was given (resolveLayoutOptions has validated it); absent flags keep the stack's values.
     const n = existing.nginx;
     existing.nginx = {
@@ -98,7 +98,8 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
       affinity: opts.affinity ?? n.affinity ?? false,
     };
     if (changes.some((c) => OBSERVABILITY_FLAGS.has(c.flag))) applyObservability(existing, o, opts, log);
-    log(`restarting stopped processes: ${dead.join(', ')}`);
+    // After the flags: turning tracing or monitoring off or on changes which processes belong to the stack.
+    log(`restarting stopped processes: ${deadProcesses(existing).join(', ')}`);
     return restart(existing, opts, log);
   }
   if (existsSync(join(o.dir, 'pg')) && readdirSync(join(o.dir, 'pg')).length > 0) {

@@ -58,9 +58,11 @@ export function register(program: Command): void {
     .option('--affinity', 'NGINX sends each user id to one app replica (consistent hash) instead of least connections')
     .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
     .option('--tracing', 'start Jaeger (built from the Go module proxy on first use) and have the apps trace into it over OTLP')
+    .option('--no-tracing', 'on a stopped stack that traces: start it without Jaeger and without tracing')
     .option('--trace-sample <ratio>', 'share of new traces the apps sample with --tracing; a caller\'s sampled traceparent is always followed (default 1)', ratio)
     .option('--jaeger-port <port>', 'Jaeger UI and query API; OTLP/HTTP on the next port, query gRPC on the one after (default 16686)', int)
     .option('--monitoring', 'start Prometheus (Debian\'s package) scraping every app, Redis and PostgreSQL, with the alert rules of monitoring/alerts.yml')
+    .option('--no-monitoring', 'on a stopped stack with monitoring: start it without Prometheus and its exporters')
     .option('--prometheus-port <port>', 'Prometheus port; the Redis and PostgreSQL exporters take the next two (default 9090)', int)
     .addHelpText('after', '\nEnvironment: TESSERA_* and OTEL_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
     .action(async ({ auth, ...flags }: UpFlags) => {
