@@ -102,8 +102,9 @@ export const CASES: readonly CaseDef[] = [
   {
     id: 'get-miss', title: 'GET user, miss → replica (L1 off, L2 TTL 1 ms)', kind: 'tessera', vs: 'pg-select', goal: 0.8, goalName: 'miss GET ≥ 80% of pg SELECT',
     bound:
-      'a miss costs two Redis round trips beside the replica SELECT (the L2 GET that misses, then the compare-and-set fill script), ' +
-      'plus replica choice by measured lag and the per-request overhead of the L1 case; the baseline does the SELECT alone.',
+      'a miss costs one Redis round trip beside the replica SELECT before it answers (the L2 GET that misses; the compare-and-set ' +
+      'fill runs after the answer, but on the same core), plus replica choice by measured lag and the per-request overhead of the ' +
+      'L1 case; the baseline does the SELECT alone.',
   },
   nginxCase('get-miss-nginx', 'get-miss', 'GET user, miss, via NGINX'),
   { id: 'get-default', title: 'GET user, default cache settings (tiers as they fall)', kind: 'tessera', vs: 'bare' },

@@ -48,6 +48,11 @@ export class L1 {
     return true;
   }
 
+  /** Drops `entry` if it is still the one held for `key` (a fill that turned out stale). */
+  withdraw(key: string, entry: CacheEntry): void {
+    if (this.#entries.peek(key) === entry) this.#entries.delete(key);
+  }
+
   /** Drops a key and remembers the version a write reached. */
   invalidate(key: string, floor: { e: number; v: number }): void {
     this.#entries.delete(key);

@@ -108,12 +108,30 @@ export class TieredCache {
       got = await load(true);
     }
     this.metrics.reads.inc({ source: got.source });
-    if (got.entry.kind === 'data' || got.entry.kind === 'nf') {
-      const res = await this.l2.fill(key, got.entry);
-      if (res === 'stale') this.metrics.fillsRejected.inc({ tier: 'l2' });
-      if (res !== 'stale' && !this.l1.fill(key, got.entry)) this.metrics.fillsRejected.inc({ tier: 'l1' });
-    }
+    if (got.entry.kind === 'data' || got.entry.kind === 'nf') this.#fill(key, got.entry);
     return { entry: got.entry, tier: 'miss', source: got.source, shard: got.shard };
+  }
+
+  /**
+   * Fills both tiers with a loaded entry, with the L2 fill off the response
+   * path: a miss then costs one Redis round trip (the GET) before the answer,
+   * not two. Neither tier takes an entry older than a write it knows of: L1
+   * checks the floors this process has heard of now; L2's compare-and-set
+   * checks what Redis holds, and when it refuses the entry as stale (another
+   * replica wrote meanwhile and its invalidation is on its way), the L1 copy
+   * is withdrawn too.
+   */
+  #fill(key: string, entry: CacheEntry): void {
+    const inL1 = this.l1.fill(key, entry);
+    if (!inL1) this.metrics.fillsRejected.inc({ tier: 'l1' });
+    void this.l2.fill(key, entry).then(
+      (res) => {
+        if (res !== 'stale') return;
+        this.metrics.fillsRejected.inc({ tier: 'l2' });
+        if (inL1) this.l1.withdraw(key, entry);
+      },
+      () => undefined, // Redis failures read as misses; a fill that did not happen costs a later miss
+    );
   }
 
   /**
