@@ -34,7 +34,8 @@ const wanted = [
   ['nginx', 'nginx-light'],
 ];
 // The test suite also validates docker-compose.yml with the compose tool.
-if (process.argv.includes('--with-tools')) wanted.push(['docker-compose', 'docker-compose']);
+const withTools = process.argv.includes('--with-tools');
+if (withTools) wanted.push(['docker-compose', 'docker-compose']);
 const missing = wanted.filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -46,4 +47,13 @@ if (missing.length > 0) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+}
+
+// The Docker suite (test/docker/) needs a running engine and the base image:
+// scripts/docker-engine.sh installs and starts what is missing (as root) and
+// builds the base from Debian's packages. TESSERA_SKIP_DOCKER=1 (a
+// developer's choice; CI never sets it) leaves Docker alone.
+if (withTools && process.env.TESSERA_SKIP_DOCKER !== '1') {
+  log('checking the Docker engine and the base image (scripts/docker-engine.sh)');
+  execFileSync('bash', [join(root, 'scripts', 'docker-engine.sh')], { cwd: root, stdio: 'inherit' });
 }
