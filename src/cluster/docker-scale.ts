@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 
 /** Where the stack runs. */
 export type DockerTarget =
-  | { kind: 'compose'; files: string[]; project?: string | undefined }
+  | { kind: 'compose'; files: string[]; project?: string | undefined; envFile?: string | undefined }
   | { kind: 'swarm'; stack: string };
 
 /** Result of {@link scaleDocker}. */
@@ -56,7 +56,7 @@ export async function composeCommand(): Promise<string[]> {
 }
 
 function composeArgs(target: Extract<DockerTarget, { kind: 'compose' }>): string[] {
-  return [...target.files.flatMap((f) => ['-f', f]), ...(target.project ? ['-p', target.project] : [])];
+  return [...target.files.flatMap((f) => ['-f', f]), ...(target.project ? ['-p', target.project] : []), ...(target.envFile ? ['--env-file', target.envFile] : [])];
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {

@@ -16,9 +16,7 @@ import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { DOCKER_AUTH } from '../docker/support/auth.js';
 import type { ComposeContext } from '../docker/support/compose.js';
-
-process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
-process.env.TESTCONTAINERS_HOST_OVERRIDE = 'localhost';
+import { composeUp } from '../docker/support/up.js';
 
 const ROOT = resolve('.');
 const offset = Number(process.env.TESSERA_TEST_PORT_OFFSET ?? 0);
@@ -81,21 +79,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // A stack left by an interrupted run of this checkout would hold the port and the names.
   run(cmd!, [...pre, ...composeArgs, '--profile', 'cli', 'down', '-v', '--remove-orphans', '--timeout', '5'], 180_000);
 
-  const { DockerComposeEnvironment, Wait } = await import('testcontainers');
   const started = Date.now();
   log(`building the images and starting ${ctx.project} (${ctx.composeCmd.join(' ')}, --scale app=${APPS}, NGINX on ${ctx.baseUrl})`);
   try {
-    await new DockerComposeEnvironment(ROOT, 'docker-compose.yml')
-      .withProjectName(ctx.project)
-      .withEnvironmentFile(envFile)
-      .withBuild()
-      .withClientOptions({
-        ...(ctx.composeCmd.length === 1 && { executable: { standalone: true, executablePath: ctx.composeCmd[0] } }),
-        commandOptions: ['--scale', `app=${APPS}`],
-      })
-      .withDefaultWaitStrategy(Wait.forHealthCheck())
-      .withStartupTimeout(240_000)
-      .up();
+    await composeUp(ctx, { build: true });
   } catch (err) {
     const logs = run(cmd!, [...pre, ...composeArgs, 'logs', '--no-color', '--tail', '40'], 60_000);
     log(`the stack did not come up; last log lines:\n${logs.out}`);

@@ -15,13 +15,14 @@ interface ScaleFlags {
   compose?: boolean;
   file: string[];
   project?: string;
+  envFile?: string;
   swarm?: string;
 }
 
 function dockerTarget(flags: ScaleFlags): DockerTarget | null {
   if (flags.compose && flags.swarm) throw new InvalidArgumentError('give --compose or --swarm, not both');
   if (flags.swarm) return { kind: 'swarm', stack: flags.swarm };
-  if (flags.compose) return { kind: 'compose', files: flags.file, project: flags.project };
+  if (flags.compose) return { kind: 'compose', files: flags.file, project: flags.project, envFile: flags.envFile };
   return null;
 }
 
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--compose', 'scale the compose stack (run where `docker compose` works, e.g. the repository)')
     .option('--file <file...>', 'with --compose: compose file(s)', ['docker-compose.yml'])
     .option('--project <name>', 'with --compose: project name (default: compose\'s own, the folder name)')
+    .option('--env-file <file>', 'with --compose: the env file (default: compose\'s own, .env)')
     .option('--swarm <stack>', 'scale the app service of this Swarm stack (`docker stack deploy … <stack>`)')
     .action(async (flags: ScaleFlags) => {
       const target = dockerTarget(flags);
