@@ -7,7 +7,7 @@
 
 export type CaseId =
   | 'bare' | 'redis-get' | 'pg-select' | 'pg-insert' | 'nginx-bare'
-  | 'get-l1' | 'get-l1-nginx' | 'get-l1-nginx-2apps' | 'get-l1-nginx-4apps'
+  | 'get-l1-open' | 'get-l1-auth' | 'get-l1' | 'get-l1-nginx' | 'get-l1-nginx-2apps' | 'get-l1-nginx-4apps'
   | 'get-l2' | 'get-l2-nginx'
   | 'get-miss' | 'get-miss-nginx'
   | 'get-default'
@@ -42,6 +42,16 @@ export const CASES: readonly CaseDef[] = [
   { id: 'redis-get', title: 'ceiling: bare + one ioredis GET', kind: 'ceiling', vs: 'bare' },
   { id: 'pg-select', title: 'ceiling: bare + one pg primary-key SELECT', kind: 'ceiling', vs: 'bare' },
   { id: 'pg-insert', title: 'ceiling: bare + one pg INSERT', kind: 'ceiling', vs: 'bare' },
+  {
+    id: 'get-l1-open', title: 'GET user, L1 hit, authentication and rate limits off', kind: 'tessera', vs: 'bare',
+  },
+  {
+    id: 'get-l1-auth', title: 'GET user, L1 hit, authentication and rate limits on', kind: 'tessera', vs: 'get-l1-open', goal: 0.9,
+    goalName: 'auth + per-caller limits cost ≤ 10% of an L1-hit GET',
+    bound:
+      'per request: the bearer token looked up in the verified-token LRU and its expiry checked, the per-caller sliding-window ' +
+      'count (a Map look-up and a few arithmetic operations), the scope and user checks, and two X-RateLimit-* response headers.',
+  },
   {
     id: 'get-l1', title: 'GET user, L1 hit', kind: 'tessera', vs: 'bare', goal: 0.75, goalName: 'L1-hit GET ≥ 75% of bare handler',
     bound:

@@ -19,6 +19,8 @@ export interface LoadSpec {
   durationS: number;
   /** Send exactly this many requests instead of running for durationS (cache-filling sweeps). */
   amount?: number;
+  /** Headers on every request (the bearer token). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -39,18 +41,18 @@ export interface LoadResult {
 
 type Request = autocannon.Request;
 
-function requestMaker(w: Workload): (req: Request) => Request {
-  const json = { 'content-type': 'application/json' };
+function requestMaker(w: Workload, common: Record<string, string> = {}): (req: Request) => Request {
+  const json = { ...common, 'content-type': 'application/json' };
   switch (w.kind) {
     case 'get-user': {
       const ids = (JSON.parse(readFileSync(w.usersFile, 'utf8')) as { id: string }[]).map((u) => u.id);
       const next = zipfSampler(ids.length, w.zipfS, w.seed);
-      return (req) => ({ ...req, method: 'GET', path: `/v1/users/${ids[next()] as string}` });
+      return (req) => ({ ...req, method: 'GET', path: `/v1/users/${ids[next()] as string}`, headers: common });
     }
     case 'sweep-users': {
       const ids = (JSON.parse(readFileSync(w.usersFile, 'utf8')) as { id: string }[]).map((u) => u.id);
       let n = 0;
-      return (req) => ({ ...req, method: 'GET', path: `/v1/users/${ids[n++ % ids.length] as string}` });
+      return (req) => ({ ...req, method: 'GET', path: `/v1/users/${ids[n++ % ids.length] as string}`, headers: common });
     }
     case 'create-user': {
       let n = 0;
@@ -86,7 +88,7 @@ async function fire(spec: LoadSpec, seconds: number, make: (req: Request) => Req
 }
 
 export async function generate(spec: LoadSpec): Promise<LoadResult> {
-  const make = requestMaker(spec.workload);
+  const make = requestMaker(spec.workload, spec.headers);
   // Tells the parent the load starts now (after our own start-up), so its CPU samples cover just the load.
   process.stdout.write('go\n');
   const warm = spec.warmupS > 0 ? await fire(spec, spec.warmupS, make) : undefined;

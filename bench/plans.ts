@@ -16,7 +16,7 @@
  */
 import type { CaseId } from './cases.js';
 
-export type AppConfig = 'l1' | 'l2' | 'miss' | 'default';
+export type AppConfig = 'l1' | 'l1-open' | 'l2' | 'miss' | 'default';
 export type WorkloadKind = 'get' | 'create' | 'put';
 
 export interface Plan {
@@ -28,6 +28,9 @@ export interface Plan {
 }
 
 export const PLANS: readonly Plan[] = [
+  // Authentication and per-caller limits off, then on, back to back: what they cost an L1 hit.
+  { id: 'get-l1-open', config: 'l1-open', via: 'direct', apps: 1, workload: 'get' },
+  { id: 'get-l1-auth', config: 'l1', via: 'direct', apps: 1, workload: 'get' },
   { id: 'get-l1', config: 'l1', via: 'direct', apps: 1, workload: 'get' },
   { id: 'get-l1-nginx', config: 'l1', via: 'nginx', apps: 1, workload: 'get' },
   { id: 'get-l1-nginx-2apps', config: 'l1', via: 'nginx', apps: 2, workload: 'get' },
@@ -59,6 +62,9 @@ export function appEnvFor(config: AppConfig, users: number): Record<string, stri
         TESSERA_L1_MAX_BYTES: String(256 * 1024 * 1024),
         TESSERA_L2_TTL_MS: HOUR_MS,
       };
+    case 'l1-open':
+      // As `l1`, without authentication (and so without per-caller limits): the reference for their cost.
+      return { ...appEnvFor('l1', users), TESSERA_AUTH: 'off' };
     case 'l2':
       return { TESSERA_L1_MAX_BYTES: '0', TESSERA_L2_TTL_MS: HOUR_MS };
     case 'miss':

@@ -22,6 +22,9 @@ import { seedUsers } from './seed.js';
 import { BENCH_STACK, restartApp, routeNginxTo, startBenchStack, stopBenchStack } from './stack.js';
 import { readCounts, tierShares } from './tiers.js';
 import type { Workload } from './workload.js';
+import { readSigningKey } from '../src/auth/keys.js';
+import { mintToken } from '../src/auth/mint.js';
+import { SCOPES } from '../src/auth/scopes.js';
 
 export interface BenchOptions {
   short: boolean;
@@ -63,6 +66,8 @@ interface Ctx {
   l1Warm: Set<string>;
   l2Warm: boolean;
   nginxApps: number;
+  /** The bearer token every request sends (a service token with every scope, from the bench stack's key). */
+  headers: Record<string, string>;
 }
 
 function workloadFor(kind: 'get' | 'create' | 'put', ctx: Ctx): Workload {
@@ -75,6 +80,12 @@ function workloadFor(kind: 'get' | 'create' | 'put', ctx: Ctx): Workload {
     case 'put':
       return { kind: 'put-doc', usersFile: ctx.usersFile, runId, seed: 7 };
   }
+}
+
+/** A service token with every scope, signed with the bench stack's key: the Tessera cases run with authentication on, as shipped. */
+async function token(stack: StackInfo): Promise<string> {
+  if (!stack.auth || stack.auth.mode !== 'jwt') throw new Error('the bench stack has no signing key');
+  return mintToken(await readSigningKey(stack.auth.signingKeyFile), { scopes: [...SCOPES], clientId: 'bench', ttlSeconds: 24 * 3600 });
 }
 
 /** Every server process of the run now: the stack's and the baselines'. */
@@ -96,7 +107,7 @@ async function measure(ctx: Ctx, id: CaseId, url: string, workload: Workload, ap
   ctx.opts.log(`case ${id}: ${caseDef(id).title} → ${url}`);
   const isRead = workload.kind === 'get-user' && apps.length > 0;
   const before = isRead ? await readCounts(apps) : null;
-  const spec: LoadSpec = { url, workload, connections: connectionsFor(ctx, workload), warmupS: ctx.warmupS, durationS: ctx.durationS };
+  const spec: LoadSpec = { url, workload, connections: connectionsFor(ctx, workload), warmupS: ctx.warmupS, durationS: ctx.durationS, headers: ctx.headers };
   const m = await runLoad(spec, ctx.pin, serverRoots(ctx));
   const after = isRead ? await readCounts(apps) : null;
   const tiers = before && after ? tierShares(before, after) : null;
@@ -117,7 +128,7 @@ async function measure(ctx: Ctx, id: CaseId, url: string, workload: Workload, ap
 async function sweep(ctx: Ctx, app: AppInfo): Promise<void> {
   const started = Date.now();
   const m = await runLoad(
-    { url: app.url, workload: { kind: 'sweep-users', usersFile: ctx.usersFile }, connections: ctx.connections, warmupS: 0, durationS: 0, amount: ctx.users },
+    { url: app.url, workload: { kind: 'sweep-users', usersFile: ctx.usersFile }, connections: ctx.connections, warmupS: 0, durationS: 0, amount: ctx.users, headers: ctx.headers },
     ctx.pin,
   );
   if (m.non2xx > 0 || m.errors > 0) throw new Error(`cache sweep through ${app.id} failed: ${m.non2xx} non-2xx, ${m.errors} errors`);
@@ -246,7 +257,7 @@ async function profileCase(ctx: Ctx, id: CaseId): Promise<string | null> {
   const url = plan.via === 'nginx' ? ctx.stack.nginx.url : (ctx.stack.apps[0] as AppInfo).url;
   ctx.opts.log(`profiling ${id} (app-1 under --cpu-prof)`);
   const workload = workloadFor(plan.workload, ctx);
-  await runLoad({ url, workload, connections: connectionsFor(ctx, workload), warmupS: 0, durationS: ctx.durationS }, ctx.pin);
+  await runLoad({ url, workload, connections: connectionsFor(ctx, workload), warmupS: 0, durationS: ctx.durationS, headers: ctx.headers }, ctx.pin);
   // The profile is written when the process exits: restart app-1 without the flag.
   await restartApp(ctx.stack, ctx.stack.apps[0] as AppInfo, appEnvFor(plan.config, ctx.users));
   const written = readdirSync(PROFILE_DIR)
@@ -293,6 +304,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       baselinePids: [],
       results, memory,
       app1Config: 'l1', l1Warm: new Set(), l2Warm: false, nginxApps: stack.apps.length,
+      headers: { authorization: `Bearer ${await token(stack)}` },
     };
     await runCeilings(ctx, want);
     await runTessera(ctx, want);

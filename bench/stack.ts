@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { appEnv, type AppWiring } from '../src/cluster/app.js';
+import { appEnv, stackWiring, type AppWiring } from '../src/cluster/app.js';
 import { down, reloadNginx, startApp, stopApp, up, waitAppReady, writeStack, type AppInfo, type StackInfo } from '../src/cluster/index.js';
 import type { ProgressSink } from '../src/cluster/progress.js';
 
@@ -32,8 +32,12 @@ export const BENCH_STACK = {
   burst: 1_000_000,
 };
 
-/** App settings every bench app gets: a short drain so restarts between cases are quick. */
-const COMMON_APP_ENV = { TESSERA_DRAIN_MS: '2000' };
+/**
+ * App settings every bench app gets: a short drain so restarts between cases
+ * are quick, and a per-caller limit that is on (its cost is part of every
+ * case) but far above what one load generator sends with its one token.
+ */
+const COMMON_APP_ENV = { TESSERA_DRAIN_MS: '2000', TESSERA_RATE_LIMIT: '100000000' };
 
 /** Brings the bench stack up from nothing (purging a leftover of an interrupted run first). */
 export async function startBenchStack(appEnv: Record<string, string>, log: ProgressSink): Promise<StackInfo> {
@@ -47,13 +51,7 @@ export async function stopBenchStack(log: ProgressSink): Promise<void> {
 }
 
 function wiring(stack: StackInfo, env: Record<string, string>): AppWiring {
-  return {
-    catalogUrl: stack.catalog.url,
-    redisUrl: stack.redis.url,
-    projectRoot: stack.runtime.projectRoot,
-    entry: stack.runtime.appEntry,
-    env: { ...COMMON_APP_ENV, ...env },
-  };
+  return stackWiring(stack, { ...COMMON_APP_ENV, ...env });
 }
 
 /**

@@ -2,8 +2,11 @@
 // `npm run load -- <scenario> [--base-url URL] [k6 run flags…]`: runs a k6
 // scenario from load-tests/scenarios/ against a ready stack. It finds k6
 // (K6_BIN, else `k6` on PATH), resolves the target (--base-url, BASE_URL,
-// else NGINX from .tessera/stack.json), checks /readyz, then hands over to
-// `k6 run` with stdio inherited and exits with k6's code (99: a threshold failed).
+// else NGINX from .tessera/stack.json), checks /readyz, finds a bearer token
+// (AUTH_TOKEN, else TESSERA_TOKEN, else one signed with the local stack's
+// key), then hands over to `k6 run` with stdio inherited and the token in its
+// environment (not on its command line), and exits with k6's code (99: a
+// threshold failed).
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
@@ -26,7 +29,7 @@ function scenarios() {
 }
 
 function usage(problem) {
-  console.error(`${problem}\nusage: npm run load -- <scenario> [--base-url URL] [k6 run flags…]\nscenarios: ${scenarios().join(', ')}`);
+  console.error(`${problem}\nusage: npm run load -- <scenario> [--base-url URL] [--dir STACK_DIR] [k6 run flags…]\nscenarios: ${scenarios().join(', ')}`);
   process.exit(2);
 }
 
@@ -52,10 +55,15 @@ function parseArgs(argv) {
   if (scenario === undefined || scenario.startsWith('-')) usage('which scenario?');
   if (!scenarios().includes(scenario)) usage(`unknown scenario "${scenario}"`);
   let baseUrl;
+  let dir = join(ROOT, '.tessera');
   const k6Args = [];
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
-    if (arg === '--base-url') {
+    if (arg === '--dir') {
+      dir = rest[++i];
+      if (dir === undefined) usage('--dir needs a folder');
+      dir = resolve(dir);
+    } else if (arg === '--base-url') {
       baseUrl = rest[++i];
       if (baseUrl === undefined) usage('--base-url needs a URL');
     } else if (arg.startsWith('--base-url=')) {
@@ -64,10 +72,10 @@ function parseArgs(argv) {
       k6Args.push(arg);
     }
   }
-  return { scenario, baseUrl, k6Args };
+  return { scenario, baseUrl, dir, k6Args };
 }
 
-const { scenario, baseUrl: flag, k6Args } = parseArgs(process.argv.slice(2));
+const { scenario, baseUrl: flag, dir, k6Args } = parseArgs(process.argv.slice(2));
 const k6 = findK6(process.env);
 if (k6 === undefined) {
   console.error(HOW_TO_GET_K6);
@@ -77,10 +85,13 @@ if (k6 === undefined) {
 // The target helpers are TypeScript, shared with `tessera seed`.
 register();
 const { assertReady, resolveBaseUrl } = await import('../src/seed/target.ts');
+const { clientToken } = await import('../src/auth/stack-token.ts');
 let baseUrl;
+let token;
 try {
-  baseUrl = resolveBaseUrl(flag, process.env, join(ROOT, '.tessera'));
+  baseUrl = resolveBaseUrl(flag, process.env, dir);
   await assertReady(baseUrl);
+  token = process.env.AUTH_TOKEN || (await clientToken({ dir, scopes: ['users:read', 'users:write', 'users:list'], clientId: 'k6', ttlSeconds: 24 * 3600 }));
 } catch (err) {
   console.error(`load: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
@@ -90,7 +101,7 @@ try {
 mkdirSync(RESULTS, { recursive: true });
 const args = ['run', join(SCENARIOS, `${scenario}.js`), '-e', `BASE_URL=${baseUrl}`, '-e', `RESULTS_DIR=${RESULTS}`, ...k6Args];
 console.error(`load: ${k6} ${args.join(' ')}`);
-const child = spawn(k6, args, { cwd: ROOT, stdio: 'inherit' });
+const child = spawn(k6, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...(token !== undefined && { AUTH_TOKEN: token }) } });
 // Ctrl-C reaches k6 too (same process group); wait for it to write its summary and exit.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => child.kill('SIGTERM'));

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiDeps } from './api/app.js';
+import { authFromConfig } from './auth/from-config.js';
 import { InvalidationBus } from './cache/invalidation.js';
 import { L1 } from './cache/l1.js';
 import { L2 } from './cache/l2.js';
@@ -104,6 +105,7 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
     log,
     (up) => metrics.redisUp.set(up ? 1 : 0),
   );
+  const auth = authFromConfig(config, l2.redis, log);
   const cache = new TieredCache(l1, l2, undefined, metrics);
   const bus = new InvalidationBus(config.TESSERA_REDIS_URL, 'tessera:invalidations', l2.redis, log, {
     onMessage: (m) => cache.applyRemote(m.key, m),
@@ -171,6 +173,8 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       probe,
       metrics,
       limits: { maxDocBytes: config.TESSERA_MAX_DOC_BYTES, maxProfileBytes: config.TESSERA_MAX_PROFILE_BYTES },
+      auth: auth.options,
+      trustProxy: config.TESSERA_TRUST_PROXY,
       ...(config.TESSERA_DEBUG_ENDPOINTS && {
         debugCache: async (key: string) => {
           const strip = (e: { kind: string; e: number; v: number } | undefined) => e && { kind: e.kind, e: e.e, v: e.v };
@@ -182,6 +186,7 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       draining = true;
     },
     async close() {
+      await auth.close();
       await bus.close();
       await l2.close();
       await follower.close();

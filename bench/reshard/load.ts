@@ -9,6 +9,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface LoadOptions {
   baseUrl: string;
+  /** Headers on every request (the bearer token). */
+  headers: Record<string, string>;
   /** Ids of users in the moving range. */
   ids: string[];
   writesPerSecond: number;
@@ -43,11 +45,11 @@ export interface Load {
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-async function request(method: string, url: string, body?: unknown): Promise<{ ok: boolean; detail: string }> {
+async function request(method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ ok: boolean; detail: string }> {
   try {
     const res = await fetch(url, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
       ...(body !== undefined && { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
@@ -78,8 +80,8 @@ export function startLoad(o: LoadOptions): Load {
     // only (the seeded `settings` document): the row count of the range stays
     // what the baseline copied, so the moved rows can be checked exactly.
     const r = i % 2 === 0
-      ? await request('PATCH', `${o.baseUrl}/v1/users/${id}`, { name: `renamed ${i}` })
-      : await request('PUT', `${o.baseUrl}/v1/users/${id}/data/settings`, { n: i, text: 'updated during the reshard', at: Date.now() });
+      ? await request('PATCH', `${o.baseUrl}/v1/users/${id}`, o.headers, { name: `renamed ${i}` })
+      : await request('PUT', `${o.baseUrl}/v1/users/${id}/data/settings`, o.headers, { n: i, text: 'updated during the reshard', at: Date.now() });
     writer.maxLatencyMs = Math.max(writer.maxLatencyMs, performance.now() - started);
     if (r.ok) {
       writer.ok++;
@@ -107,7 +109,7 @@ export function startLoad(o: LoadOptions): Load {
 
   const readerLoop = async () => {
     while (running) {
-      const r = await request('GET', `${o.baseUrl}/v1/users/${pick()}`);
+      const r = await request('GET', `${o.baseUrl}/v1/users/${pick()}`, o.headers);
       reader.attempted++;
       if (r.ok) reader.ok++;
       else {

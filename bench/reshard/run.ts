@@ -17,6 +17,7 @@ import { WINDOW_GOAL_MS, type BenchResults } from './results.js';
 import { seed } from './seed.js';
 import { addEmptyShard, startStack, stopStack } from './stack.js';
 import { mapPublishedAt, reshardCli, workflowStatus, type CliResult } from './tessera.js';
+import { clientToken } from '../../src/auth/stack-token.js';
 
 const SOURCE = 'shard-a';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,7 +55,9 @@ function primaryUrl(stack: StackInfo, shard: string, catalogShards: { name: stri
 
 /** The CLI's split, with the writer and readers running from before it starts until after it ends. */
 async function reshardUnderLoad(stack: StackInfo, target: string, ids: string[], o: BenchOptions): Promise<{ cli: CliResult; stats: Awaited<ReturnType<Load['stop']>> }> {
-  const load = startLoad({ baseUrl: stack.nginx.url, ids, writesPerSecond: o.writesPerSecond, readers: o.readers });
+  const token = await clientToken({ dir: stack.dir, scopes: ['users:read', 'users:write'], clientId: 'bench-reshard', ttlSeconds: 24 * 3600 });
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const load = startLoad({ baseUrl: stack.nginx.url, headers, ids, writesPerSecond: o.writesPerSecond, readers: o.readers });
   let cli: CliResult | undefined;
   let failure: unknown;
   try {

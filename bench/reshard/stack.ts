@@ -20,7 +20,8 @@ export async function startStack(cfg: BenchStackConfig, log: Log): Promise<Stack
     dir, shards: 2, replicas: 0, apps: 1, strategy: 'hash',
     port: cfg.port, pgBasePort: cfg.pgBasePort, redisPort: cfg.redisPort, appBasePort: cfg.appBasePort,
     // A 1 s map poll as in the reshard tests; warn logs keep the app's own cost low.
-    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000' },
+    // One token for the whole load: far from its per-caller limit on purpose.
+    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_RATE_LIMIT: '1000000' },
     log: (line) => log(`up: ${line}`),
   });
   return stack;

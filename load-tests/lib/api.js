@@ -6,7 +6,7 @@
  */
 import http from 'k6/http';
 import { fail } from 'k6';
-import { BASE_URL, headers } from './config.js';
+import { AUTH_TOKEN, BASE_URL, headers } from './config.js';
 
 /**
  * Request parameters. `expect` lists statuses that count as success for
@@ -53,5 +53,13 @@ export function requireReady() {
   if (res.status !== 200) {
     const why = res.status === 0 ? res.error : `status ${res.status} ${String(res.body).slice(0, 200)}`;
     fail(`${BASE_URL}/readyz is not ready (${why}): start the stack first (npm run up, or docker compose up -d)`);
+  }
+  // Every /v1 call needs a bearer token: without a good one every request of the run would be a 401.
+  if (AUTH_TOKEN === '') {
+    fail('AUTH_TOKEN is not set: mint one with `npx tessera token --scope users:read,users:write,users:list` (npm run load does it for you)');
+  }
+  const probe = http.get(url('/v1/users/00000000-0000-7000-8000-000000000000'), { headers: headers({}, false), tags: { name: 'auth-probe' }, timeout: '5s' });
+  if (probe.status === 401 || probe.status === 403) {
+    fail(`${BASE_URL} refused AUTH_TOKEN (${probe.status} ${String(probe.body).slice(0, 200)}): mint a fresh one with \`npx tessera token\``);
   }
 }

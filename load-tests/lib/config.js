@@ -3,8 +3,11 @@
  * or the environment):
  *
  * - `BASE_URL`: the Tessera front (NGINX). Default http://127.0.0.1:8080.
- * - `AUTH_TOKEN`: sent as `Authorization: Bearer …` when set. NGINX keys its
- *   per-client rate limit on this header, so a token gives a run its own bucket.
+ * - `AUTH_TOKEN`: a bearer token (JWT) sent as `Authorization: Bearer …` on
+ *   every request; required (every /v1 call needs one). `npm run load` mints
+ *   one with the local stack's key; elsewhere `npx tessera token --scope
+ *   users:read,users:write,users:list`. The apps limit each token's caller;
+ *   use a token whose limit fits the rate a scenario asks for.
  * - `RATE` (iterations/s), `DURATION` (`30s`, `5m`), `VUS` (pre-allocated VUs;
  *   past them arrival-rate iterations are dropped and counted), `POOL` (users
  *   read from): per-scenario defaults, overridden here.

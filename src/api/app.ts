@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Metrics } from '../observability/metrics.js';
 import type { DocumentService } from '../users/document-service.js';
 import type { UserService } from '../users/user-service.js';
+import { authPlugin, type AuthOptions } from './plugins/auth.js';
 import { drainPlugin } from './plugins/drain.js';
 import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
 import { installNulGuard } from './plugins/nul-guard.js';
@@ -35,6 +36,10 @@ export interface ApiDeps {
   loadShedding?: LoadSheddingOptions;
   /** One access-log line per request (method, url, status, time, request id). */
   accessLog?: boolean;
+  /** Token verification and rate limits; absent (or without a verifier) means authentication is off. */
+  auth?: AuthOptions;
+  /** Peers whose X-Forwarded-For is believed (proxy-addr names or CIDRs), for per-address limits. */
+  trustProxy?: string;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -59,6 +64,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
     routerOptions: { maxParamLength: 320 },
     connectionTimeout: 30_000,
+    // req.ip is the client behind NGINX, for the per-address limit of callers without a valid token.
+    ...(deps.trustProxy && { trustProxy: deps.trustProxy }),
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -73,13 +80,34 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Problem);
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);
+  // After draining and shedding (refusing is cheaper than verifying), before any route.
+  await app.register(authPlugin, deps.auth ?? {});
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Tessera', version: '1.0.0', description: 'Sharded, cached user records and per-user JSON documents' },
       tags: [{ name: 'users' }, { name: 'documents' }, { name: 'ops' }],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'A JWT signed with EdDSA or ES256 by a key of the service\'s JWKS, with `iss` and `aud` as configured. ' +
+              'Service tokens carry `client_id` and a `scope` claim (space-separated: users:read, users:write, users:list). ' +
+              'User tokens carry `sub` = a user id and reach only that user (any other user id answers 404).',
+          },
+        },
+      },
     },
+  });
+  // Each operation's security requirement comes from what the route declares (config.auth).
+  app.addHook('onRoute', (route) => {
+    const need = route.config?.auth;
+    if (need === undefined) return;
+    route.schema = { ...route.schema, security: [{ bearerAuth: [need.scope] }] };
   });
 
   // The hooks below run on every request: callback style, since an async

@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import { register as registerDown } from './commands/down.js';
+import { register as registerKeys } from './commands/keys.js';
 import { register as registerMigrate } from './commands/migrate.js';
 import { register as registerScale } from './commands/scale.js';
 import { register as registerReshard } from './commands/reshard.js';
 import { register as registerSeed } from './commands/seed.js';
 import { register as registerShard } from './commands/shard.js';
 import { register as registerStatus } from './commands/status.js';
+import { register as registerToken } from './commands/token.js';
 import { register as registerUp } from './commands/up.js';
 
 /** The `tessera` command line: one file per command under `commands/`. */
@@ -14,7 +16,7 @@ const program = new Command()
   .description('Tessera: sharded, cached user data — local stack, migrations, resharding')
   .showHelpAfterError();
 
-for (const register of [registerUp, registerDown, registerStatus, registerScale, registerMigrate, registerShard, registerReshard, registerSeed]) register(program);
+for (const register of [registerUp, registerDown, registerStatus, registerScale, registerMigrate, registerShard, registerReshard, registerSeed, registerToken, registerKeys]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isAlive, isOurProcess, tailFile, waitForExit, waitUntil } from './proc.js';
-import type { AppInfo } from './stack-file.js';
+import { authEnv } from './auth.js';
+import type { AppInfo, StackAuth, StackInfo } from './stack-file.js';
 
 /** Where apps find the rest of the stack. */
 export interface AppWiring {
@@ -18,6 +19,20 @@ export interface AppWiring {
   entry: string;
   /** Extra variables (win over the inherited TESSERA_*; lose to the wiring). */
   env?: Record<string, string>;
+  /** The stack's authentication (JWKS file or off); absent means off. */
+  auth?: StackAuth;
+}
+
+/** How a stack's apps are wired, with `env` on top of the inherited TESSERA_* variables. */
+export function stackWiring(info: StackInfo, env?: Record<string, string>): AppWiring {
+  return {
+    catalogUrl: info.catalog.url,
+    redisUrl: info.redis.url,
+    projectRoot: info.runtime.projectRoot,
+    entry: info.runtime.appEntry,
+    ...(env && { env }),
+    ...(info.auth && { auth: info.auth }),
+  };
 }
 
 /** Host variables an app needs besides its own configuration. */
@@ -36,6 +51,8 @@ export function appEnv(app: AppInfo, w: AppWiring): NodeJS.ProcessEnv {
   return {
     ...env,
     ...w.env,
+    // The stack decides authentication, not a variable left in the caller's shell.
+    ...authEnv(w.auth),
     TESSERA_HOST: '127.0.0.1',
     TESSERA_PORT: String(app.port),
     TESSERA_APP_ID: app.id,

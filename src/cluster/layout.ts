@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StrategyName, TopologySeed } from '../catalog/topology.js';
+import { planAuth } from './auth.js';
 import { evenRanges } from './key-ranges.js';
 import { pgInstances, type AppInfo, type NginxInfo, type PgInstanceInfo, type ReplicaInfo, type ShardInfo, type StackInfo } from './stack-file.js';
 
@@ -35,10 +36,16 @@ export interface StackLayoutOptions {
   redisPort?: number;
   /** First app port; app i listens on appBasePort + i - 1. @default 3001 */
   appBasePort?: number;
-  /** Per-client NGINX rate limit; generous so tests are not throttled. @default `2000r/s` */
+  /** NGINX rate limit per client address, every request; generous, a ceiling against floods. @default `2000r/s` */
   rate?: string;
   /** @default 4000 */
   burst?: number;
+  /** NGINX rate limit per client address for requests without a well-formed bearer token. @default `20r/s` */
+  anonRate?: string;
+  /** @default 40 */
+  anonBurst?: number;
+  /** Apps without authentication (`up --no-auth`), for local experiments only. @default false */
+  noAuth?: boolean;
   /**
    * NGINX sends every request for one user id to the same app replica
    * (consistent hash on the id in the path) instead of least connections, so
@@ -52,6 +59,10 @@ export interface StackLayoutOptions {
   /** App entry point relative to the project root. @default TESSERA_APP_ENTRY or `src/server.ts` */
   appEntry?: string;
 }
+
+/** NGINX's budget per address for requests without a well-formed bearer token (health probes, mistakes, floods). */
+export const ANON_RATE_DEFAULT = '20r/s';
+export const ANON_BURST_DEFAULT = 40;
 
 /** The role, database and password of every instance (trust auth on 127.0.0.1 anyway). */
 export const PG_USER = 'tessera';
@@ -108,7 +119,8 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
   if (strategy !== 'hash' && strategy !== 'range') throw new Error(`strategy must be hash or range, got ${String(strategy)}`);
   const rate = opts.rate ?? '2000r/s';
   const apps = positiveInt(opts.apps ?? 2, 'apps', 1);
-  if (!/^\d+r\/[sm]$/.test(rate)) throw new Error(`rate must look like 2000r/s or 600r/m, got ${rate}`);
+  const anonRate = opts.anonRate ?? ANON_RATE_DEFAULT;
+  for (const r of [rate, anonRate]) if (!/^\d+r\/[sm]$/.test(r)) throw new Error(`rates must look like 2000r/s or 600r/m, got ${r}`);
   return {
     dir: resolve(opts.dir ?? '.tessera'),
     shards: positiveInt(opts.shards ?? 2, 'shards', 1),
@@ -122,6 +134,9 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
     appBasePort: positiveInt(opts.appBasePort ?? 3001, 'appBasePort', 1),
     rate,
     burst: positiveInt(opts.burst ?? 4000, 'burst', 0),
+    anonRate,
+    anonBurst: positiveInt(opts.anonBurst ?? ANON_BURST_DEFAULT, 'anonBurst', 0),
+    noAuth: opts.noAuth ?? false,
     affinity: opts.affinity ?? false,
     nginxWorkers: positiveInt(opts.nginxWorkers ?? 2, 'nginxWorkers', 1),
     exactRanges: opts.exactRanges ?? false,
@@ -165,7 +180,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     keyspace: KEYSPACE,
     nginx: {
       url: `http://127.0.0.1:${o.port}`, port: o.port, pid: 0, prefix: nginxPrefix, config: join(nginxPrefix, 'nginx.conf'),
-      rate: o.rate, burst: o.burst, affinity: o.affinity, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
+      rate: o.rate, burst: o.burst, anonRate: o.anonRate, anonBurst: o.anonBurst, affinity: o.affinity, workers: o.nginxWorkers, accessLog: join(logs, 'nginx-access.log'), errorLog: join(logs, 'nginx-error.log'),
       upstreamPorts: Array.from({ length: o.appSlots }, (_, i) => o.appBasePort + i),
     },
     apps: Array.from({ length: o.apps }, (_, i) => {
@@ -176,6 +191,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     redis: { url: `redis://127.0.0.1:${o.redisPort}`, port: o.redisPort, pid: 0, pidFile: join(o.dir, 'redis', 'redis.pid'), log: join(logs, 'redis.log') },
     shards,
     runtime: { ...rt, projectRoot: PROJECT_ROOT, appEntry: o.appEntry },
+    auth: planAuth(o.dir, o.noAuth ? 'off' : 'jwt'),
   };
 }
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROJECT_ROOT, upstreamPorts } from './layout.js';
+import { ANON_BURST_DEFAULT, ANON_RATE_DEFAULT, PROJECT_ROOT, upstreamPorts } from './layout.js';
 import { isAlive, isOurProcess, readPidFile, run, tailFile, waitForExit, waitUntil } from './proc.js';
 import type { AppInfo, NginxInfo, StackInfo } from './stack-file.js';
 import { findBinary } from './which.js';
@@ -36,6 +36,9 @@ export function renderNginxConfig(template: string, info: NginxInfo, apps: AppIn
     PORT: String(info.port),
     RATE: info.rate,
     BURST: String(info.burst),
+    // Stack files from before the anonymous zone: its defaults.
+    ANON_RATE: info.anonRate ?? ANON_RATE_DEFAULT,
+    ANON_BURST: String(info.anonBurst ?? ANON_BURST_DEFAULT),
     BALANCE: info.affinity ? 'hash $tessera_user consistent;' : 'least_conn;',
     // max_fails/fail_timeout: a dead replica or an empty slot is skipped for 5 s
     // instead of tried on every request; a replica started in a slot gets

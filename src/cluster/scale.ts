@@ -18,7 +18,7 @@
  * stack.json follows each step, so `down` always finds every process.
  */
 import { readFileSync } from 'node:fs';
-import { isOurApp, startApp, stopApp, type AppWiring } from './app.js';
+import { isOurApp, stackWiring, startApp, stopApp, type AppWiring } from './app.js';
 import { planApp, upstreamPorts } from './layout.js';
 import { withStackLock } from './lock.js';
 import { reloadNginx, runningNginxPid } from './nginx.js';
@@ -107,13 +107,7 @@ async function scaleLocked(info: StackInfo, opts: ScaleOptions): Promise<ScaleRe
 async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<string, string>, log: ProgressSink): Promise<string[]> {
   const fresh = Array.from({ length: opts.apps - info.apps.length }, (_, i) => planApp(info, info.apps.length + i));
   await assertPortsFree(fresh.map((a) => ({ port: a.port, role: `app ${a.id}` })));
-  const wiring: AppWiring = {
-    catalogUrl: info.catalog.url,
-    redisUrl: info.redis.url,
-    projectRoot: info.runtime.projectRoot,
-    entry: info.runtime.appEntry,
-    env: { ...inherited, ...opts.appEnv },
-  };
+  const wiring: AppWiring = stackWiring(info, { ...inherited, ...opts.appEnv });
   const slots = upstreamPorts(info.nginx, info.apps);
   const outside = fresh.filter((app) => !slots.includes(app.port));
   const started: AppInfo[] = [];

@@ -55,9 +55,12 @@ export interface NginxInfo {
   config: string;
   /** NGINX prefix (`-p`): pid, temp folders. */
   prefix: string;
-  /** Per-client request rate, e.g. `2000r/s`. */
+  /** Request rate per client address, every request, e.g. `2000r/s`. */
   rate: string;
   burst: number;
+  /** Request rate per client address for requests without a well-formed bearer token; absent in older stack files. */
+  anonRate?: string;
+  anonBurst?: number;
   /** Route each user id to one replica (consistent hash) instead of least connections; absent in older stack files. */
   affinity?: boolean;
   workers: number;
@@ -77,6 +80,21 @@ export interface RedisInfo {
   pid: number;
   pidFile: string;
   log: string;
+}
+
+/**
+ * Authentication of the stack's apps. `jwt`: tokens are verified against
+ * `jwksFile`, and `tessera token` signs with `signingKeyFile` (mode 0600,
+ * made by `up`, never in git). `off` (`up --no-auth`): no authentication.
+ */
+export interface StackAuth {
+  mode: 'jwt' | 'off';
+  /** Folder of the key files (`<dir>/auth`). */
+  dir: string;
+  jwksFile: string;
+  signingKeyFile: string;
+  issuer: string;
+  audience: string;
 }
 
 /** How the stack runs on this host; needed to restart and to stop it. */
@@ -108,6 +126,8 @@ export interface StackInfo {
   redis: RedisInfo;
   shards: ShardInfo[];
   runtime: RuntimeInfo;
+  /** Absent in stack files from before authentication: such a stack gets keys (and auth on) at its next `up`. */
+  auth?: StackAuth;
 }
 
 /** Path of the stack file of a stack folder. */

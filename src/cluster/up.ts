@@ -13,7 +13,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MigrateOptions } from '../catalog/migrate.js';
-import { isOurApp, startApp, type AppWiring } from './app.js';
+import { isOurApp, stackWiring, startApp, type AppWiring } from './app.js';
+import { ensureStackKeys, NO_AUTH_WARNING, stackAuth } from './auth.js';
 import { planStack, resolveLayoutOptions, seedFromStack, upstreamPorts, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
 import { deadProcesses, processStates } from './liveness.js';
 import { withStackLock } from './lock.js';
@@ -54,7 +55,7 @@ export interface UpResult {
   mapVersion: number | null;
 }
 
-const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity'] as const;
+const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity', 'noAuth'] as const;
 
 /** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
 export async function up(opts: UpOptions = {}): Promise<UpResult> {
@@ -152,9 +153,10 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
   const { mapVersion } = await step(log, `migrating catalog and ${info.shards.length} shards (${info.strategy})`, () =>
     migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
 
-  const wiring: AppWiring = {
-    catalogUrl: info.catalog.url, redisUrl: info.redis.url, projectRoot: info.runtime.projectRoot, entry: info.runtime.appEntry, env: opts.appEnv,
-  };
+  const auth = stackAuth(info);
+  if (await ensureStackKeys(auth)) log(`made a signing key for tokens: ${auth.signingKeyFile} (mode 0600; mint tokens with \`npx tessera token\`)`);
+  if (auth.mode === 'off') log(NO_AUTH_WARNING);
+  const wiring: AppWiring = stackWiring(info, opts.appEnv);
   try {
     await Promise.all(info.apps.filter((app) => !isOurApp(app)).map(async (app) => {
       app.pid = await step(log, `starting ${app.id} on :${app.port}`, () => startApp(app, wiring, opts.readyTimeoutMs));

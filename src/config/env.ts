@@ -51,6 +51,35 @@ export const ConfigSchema = Type.Object({
   /** Serves GET /internal/cache (what each tier holds for a key) for tests and debugging. Never expose it. */
   TESSERA_DEBUG_ENDPOINTS: Type.Boolean({ default: false }),
   /**
+   * `jwt`: every /v1 call needs a bearer JWT that verifies against the JWKS
+   * below. `off`: no authentication at all, for local experiments only (the
+   * app logs a warning at start).
+   */
+  TESSERA_AUTH: Type.Union([Type.Literal('jwt'), Type.Literal('off')], { default: 'jwt' }),
+  /** JWKS file with the public keys that verify tokens; re-read when it changes (key rotation without restart). */
+  TESSERA_AUTH_JWKS_FILE: Type.String({ default: '' }),
+  /** JWKS URL (an identity provider's), instead of a file; cached and re-fetched on an unknown `kid`. */
+  TESSERA_AUTH_JWKS_URL: Type.String({ default: '' }),
+  /** The `iss` every token must carry. */
+  TESSERA_AUTH_ISSUER: Type.String({ minLength: 1, default: 'tessera' }),
+  /** An `aud` every token must carry. */
+  TESSERA_AUTH_AUDIENCE: Type.String({ minLength: 1, default: 'tessera' }),
+  /** Leeway, in seconds, on `exp` and `nbf` for clocks that differ. */
+  TESSERA_AUTH_CLOCK_TOLERANCE_S: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+  /** Requests per window per verified caller (`sub` or client id), across replicas. 0 turns it off. */
+  TESSERA_RATE_LIMIT: Type.Integer({ minimum: 0, default: 1000 }),
+  /** Requests per window per client address without a valid token (missing, malformed, refused). 0 turns it off. */
+  TESSERA_RATE_LIMIT_ANONYMOUS: Type.Integer({ minimum: 0, default: 20 }),
+  /** The rate-limit window, in ms (a sliding window). */
+  TESSERA_RATE_WINDOW_MS: Type.Integer({ minimum: 100, default: 1000 }),
+  /** How often each replica shares its rate-limit counts through Redis; the cross-replica tolerance grows with it. */
+  TESSERA_RATE_SYNC_MS: Type.Integer({ minimum: 5, default: 50 }),
+  /**
+   * Peers whose `X-Forwarded-For` is believed (proxy-addr names or CIDRs),
+   * so that per-address limits see the client's address behind NGINX.
+   */
+  TESSERA_TRUST_PROXY: Type.String({ default: 'loopback,uniquelocal' }),
+  /**
    * How long a draining replica waits on SIGTERM for its connections to end
    * (in-flight requests, and NGINX closing its idle ones after 4 s).
    */

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 
 export interface SeedOptions {
   baseUrl: string;
+  /** Bearer token (users:write); none for a stack without authentication. */
+  token?: string;
   users: number;
   docsPerUser: number;
   /** Users being created at once; each one's documents follow it in the same slot. */
@@ -43,11 +45,11 @@ export async function seedUsers(opts: SeedOptions): Promise<SeedResult> {
     while (failure === undefined && next < opts.users) {
       const n = next++;
       const email = `seed-${runId}-${n}@example.com`;
-      const created = await send(opts.baseUrl, 'POST', '/v1/users', { email, name: `Seed User ${n}`, profile: { seeded: true, n } }, [201]);
+      const created = await send(opts, 'POST', '/v1/users', { email, name: `Seed User ${n}`, profile: { seeded: true, n } }, [201]);
       const id = (created as { id: string }).id;
       users[n] = { id, email };
       for (let d = 0; d < opts.docsPerUser; d++) {
-        await send(opts.baseUrl, 'PUT', `/v1/users/${id}/data/seed.doc-${d}`, { n, d, note: 'seeded' }, [200, 201]);
+        await send(opts, 'PUT', `/v1/users/${id}/data/seed.doc-${d}`, { n, d, note: 'seeded' }, [200, 201]);
         documents += 1;
       }
       done += 1;
@@ -66,13 +68,13 @@ export async function seedUsers(opts: SeedOptions): Promise<SeedResult> {
   return { runId, users, documents };
 }
 
-async function send(baseUrl: string, method: string, path: string, body: unknown, ok: number[]): Promise<unknown> {
+async function send({ baseUrl, token }: SeedOptions, method: string, path: string, body: unknown, ok: number[]): Promise<unknown> {
   let last = '';
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
       const res = await fetch(new URL(path, baseUrl), {
         method,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });

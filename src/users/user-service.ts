@@ -104,10 +104,34 @@ export class UserService {
     return { ...read, shard: read.shard ?? shard };
   }
 
-  /** Finds the user holding `email` (case-insensitively) through the lookup table. */
-  async getByEmail(email: string, token?: ConsistencyToken): Promise<ReadThrough> {
+  /** Reads a user from its primary, past both caches (which it then fills). */
+  async #onPrimary(id: string): Promise<ReadThrough> {
+    const ksid = this.router.userKsid(id);
+    const read = await this.cache.read(
+      userKey(id),
+      async () => {
+        const r = await this.db.onPrimary(ksid, ({ client }) => selectUser(client, ksid, id));
+        return { entry: userEntry(r.value), source: 'primary', shard: r.shard };
+      },
+      true,
+    );
+    return { ...read, shard: read.shard ?? this.db.ownerOf(ksid) };
+  }
+
+  /**
+   * Finds the user holding `email` (case-insensitively) through the lookup
+   * table. With `onlyUserId` (a user token's own id) it answers only for that
+   * user: that user is read by id and compared, so the look-up never touches
+   * another user's claim and a miss says nothing about who holds the email.
+   */
+  async getByEmail(email: string, token?: ConsistencyToken, onlyUserId?: string): Promise<ReadThrough> {
     const norm = normalizeEmail(email);
     const ksid = this.router.emailKsid(norm);
+    if (onlyUserId !== undefined) {
+      const own = await this.get(onlyUserId, token);
+      if (own.entry.kind === 'data' && normalizeEmail((JSON.parse(own.entry.json as string) as User).email) === norm) return own;
+      return { entry: notFound(), tier: own.tier, ...(own.source && { source: own.source }), shard: this.db.ownerOf(ksid) };
+    }
     const lookup = async (primary: boolean) => {
       const sql = (client: pg.ClientBase) =>
         client.query<{ user_id: string }>('SELECT user_id FROM email_lookup WHERE ksid = $1 AND email = $2', [ksidToSql(ksid), norm]);
@@ -116,12 +140,15 @@ export class UserService {
       const entry: CacheEntry = userId ? { kind: 'data', ...EMAIL_FLOOR, json: JSON.stringify(userId) } : notFound();
       return { entry, source: r.source, shard: r.shard };
     };
-    for (const fresh of [token !== undefined, true]) {
-      const mapping = await this.cache.read(emailKey(norm), lookup, fresh);
+    // First through the caches; then, if the mapping led to a user who does not hold the email (a
+    // mapping or user entry older than a recent write, on this replica or a lagging replica),
+    // once more from the primaries, skipping the caches, which settles it.
+    for (const primary of [false, true]) {
+      const mapping = await this.cache.read(emailKey(norm), (p) => lookup(p || primary), primary || token !== undefined);
       if (mapping.entry.kind !== 'data') return { ...mapping, shard: mapping.shard ?? this.db.ownerOf(ksid) };
-      const user = await this.get(JSON.parse(mapping.entry.json as string) as string, token);
+      const id = JSON.parse(mapping.entry.json as string) as string;
+      const user = primary ? await this.#onPrimary(id) : await this.get(id, token);
       if (user.entry.kind === 'data' && normalizeEmail((JSON.parse(user.entry.json as string) as User).email) === norm) return user;
-      // A stale mapping (the user moved to another email or is gone): ask the primary once.
     }
     return { entry: notFound(), tier: 'miss', source: 'primary', shard: this.db.ownerOf(ksid) };
   }

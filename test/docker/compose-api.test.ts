@@ -11,8 +11,8 @@ import { addressOn, composeContext, containersOf, docker, hostnameOf, waitFor, w
 
 let base: string;
 
-function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; base?: string } = {}) {
-  return call(method, path, { ...opts, base: opts.base ?? base, headers: { ...authHeaders(), ...opts.headers } });
+async function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; base?: string } = {}) {
+  return call(method, path, { ...opts, base: opts.base ?? base, headers: { ...(await authHeaders()), ...opts.headers } });
 }
 
 beforeAll(async () => {

@@ -19,8 +19,8 @@ interface User {
 
 let base: string;
 
-function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return call(method, path, { ...opts, base, headers: { ...authHeaders(), ...opts.headers } });
+async function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+  return call(method, path, { ...opts, base, headers: { ...(await authHeaders()), ...opts.headers } });
 }
 
 async function createUsers(n: number, tag: string): Promise<{ user: User; shard: string }[]> {

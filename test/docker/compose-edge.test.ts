@@ -27,7 +27,7 @@ function scaleApps(n: number): string {
 async function servedBy(n: number): Promise<Set<string>> {
   const seen = new Set<string>();
   for (let i = 0; i < n; i++) {
-    const res = await fetch(`${base}/readyz`, { headers: authHeaders() });
+    const res = await fetch(`${base}/readyz`, { headers: await authHeaders() });
     await res.arrayBuffer();
     seen.add(res.headers.get('x-tessera-app') ?? '?');
   }
@@ -45,7 +45,7 @@ beforeAll(async () => {
   await waitHealthy('app', composeContext().apps);
   for (let i = 0; i < 30; i++) {
     const res = await fetch(`${base}/v1/users`, {
-      method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders() }, body: JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: `Edge ${i}` }),
+      method: 'POST', headers: { 'content-type': 'application/json', ...(await authHeaders()) }, body: JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: `Edge ${i}` }),
     });
     expect(res.status).toBe(201);
     users.push(((await res.json()) as { id: string }).id);

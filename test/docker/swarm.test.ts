@@ -40,6 +40,7 @@ function stackEnv(): NodeJS.ProcessEnv {
     TESSERA_APP_REPLICAS: '2',
     TESSERA_AUTH: DOCKER_AUTH,
     TESSERA_LOG_LEVEL: 'warn',
+    TESSERA_RATE_LIMIT: '100000',
   };
 }
 
@@ -73,7 +74,7 @@ function appTaskContainers(): string[] {
 async function servedBy(n: number): Promise<Set<string>> {
   const seen = new Set<string>();
   for (let i = 0; i < n; i++) {
-    const res = await fetch(`${EDGE}/readyz`, { headers: authHeaders(), signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${EDGE}/readyz`, { headers: await authHeaders(), signal: AbortSignal.timeout(5000) });
     await res.arrayBuffer();
     if (res.status === 200) seen.add(res.headers.get('x-tessera-app') ?? '?');
   }
@@ -142,10 +143,10 @@ describe('docker-stack.yml on a single-node Swarm', () => {
 
     await waitFor('the edge ready', 120_000, async () => ((await servedBy(1)).size === 1 ? true : undefined), 500);
     const email = `swarm-${randomUUID()}@example.com`;
-    const created = await call('POST', '/v1/users', { base: EDGE, headers: authHeaders(), body: { email, name: 'Swarm' } });
+    const created = await call('POST', '/v1/users', { base: EDGE, headers: await authHeaders(), body: { email, name: 'Swarm' } });
     expect(created.status).toBe(201);
     const read = await call('GET', `/v1/users/${(created.body as { id: string }).id}`, {
-      base: EDGE, headers: { ...authHeaders(), 'x-tessera-consistency': created.headers.get('x-tessera-consistency')! },
+      base: EDGE, headers: { ...(await authHeaders()), 'x-tessera-consistency': created.headers.get('x-tessera-consistency')! },
     });
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ email });

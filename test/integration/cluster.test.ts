@@ -11,7 +11,7 @@ import { isInRecovery, replicationRows } from '../../src/cluster/pg-replication.
 import { readStack, pgInstances, type StackInfo } from '../../src/cluster/stack-file.js';
 import { collectStatus } from '../../src/cluster/status.js';
 import { up, type UpOptions } from '../../src/cluster/up.js';
-import { testPorts } from '../support/ports.js';
+import { PORT_OFFSET, testPorts } from '../support/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cluster-test-'));
 const options: UpOptions = {
@@ -43,7 +43,7 @@ describe('local stack launcher', () => {
     const onDisk = readStack(dir);
     expect(onDisk.state).toBe('up');
     expect(onDisk.shards.map((s) => [s.name, s.ranges])).toEqual([['shard-a', ['-80']], ['shard-b', ['80-']]]);
-    expect(onDisk.nginx.url).toBe('http://127.0.0.1:18380');
+    expect(onDisk.nginx.url).toBe(`http://127.0.0.1:${18380 + PORT_OFFSET}`);
     for (const inst of pgInstances(onDisk)) expect(isAlive(inst.pid)).toBe(true);
   });
 

@@ -21,6 +21,7 @@ import { validateSeed } from '../../src/catalog/migrate.js';
 import { loadTopologyFile } from '../../src/catalog/topology.js';
 import type { TopologySeed } from '../../src/catalog/topology.js';
 import { appEnv } from '../../src/cluster/app.js';
+import { planAuth } from '../../src/cluster/auth.js';
 import { planStack, resolveLayoutOptions, seedFromStack } from '../../src/cluster/layout.js';
 import { ConfigSchema, loadConfig } from '../../src/config/env.js';
 
@@ -36,12 +37,6 @@ const EXPECTED_SERVICES = [...DATABASES, 'redis', 'migrate', 'app', 'nginx', 'cl
 const ONE_SHOT = new Set(['migrate', 'cli']);
 /** The one base every Dockerfile starts from, by default. */
 const BASE_DEFAULT = 'debian:bookworm-slim';
-/**
- * App variables of the authentication contract (TESSERA_AUTH, its JWKS file,
- * issuer, audience), wired here before the app's config schema has them:
- * accepted by name until then.
- */
-const AUTH_VARIABLES = new Set(['TESSERA_AUTH', 'TESSERA_AUTH_JWKS_FILE', 'TESSERA_AUTH_ISSUER', 'TESSERA_AUTH_AUDIENCE']);
 
 /** What the tests give compose for its required variables: recognisable, so that leaks show. */
 const SECRETS = {
@@ -363,7 +358,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets only app variables the app knows (src/config/env.ts), binding all interfaces, auth on by default', () => {
-    const known = new Set([...Object.keys(ConfigSchema.properties), ...AUTH_VARIABLES]);
+    const known = new Set(Object.keys(ConfigSchema.properties));
     const env = envOf(services.app!);
     // Read by the image's entrypoint, not the app: the password for a connection string without one.
     const entrypointOnly = new Set(['TESSERA_DB_PASSWORD']);
@@ -385,7 +380,7 @@ describe('docker-compose.yml', () => {
     // What `tessera up` hands each app replica, minus what this process passes through.
     const local = appEnv(
       { id: 'app-1', url: 'http://127.0.0.1:3001', port: 3001, pid: 0, log: '/dev/null' },
-      { catalogUrl: 'postgres://x', redisUrl: 'redis://x', projectRoot: ROOT, entry: 'src/server.ts' },
+      { catalogUrl: 'postgres://x', redisUrl: 'redis://x', projectRoot: ROOT, entry: 'src/server.ts', auth: planAuth('/stack', 'jwt') },
     );
     const localNames = Object.keys(local).filter((k) => k.startsWith('TESSERA_') && !(k in process.env));
     const composeNames = new Set(Object.keys(envOf(services.app!)));

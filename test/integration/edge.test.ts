@@ -10,25 +10,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ApiDeps } from '../../src/api/app.js';
-import { appEnv, startApp, waitAppReady, type AppWiring } from '../../src/cluster/app.js';
+import { appEnv, stackWiring, startApp, waitAppReady, type AppWiring } from '../../src/cluster/app.js';
 import { down, readStack, up, writeStack, type AppInfo, type StackInfo } from '../../src/cluster/index.js';
 import { nginxWorkers, reloadNginxAndSettle, runningNginxPid } from '../../src/cluster/nginx.js';
 import { runningAppEnv, scale } from '../../src/cluster/scale.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { PORT_OFFSET, testPorts } from '../support/ports.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 
 const DIR = resolve('.tessera-test/edge');
 // The drain outlasts NGINX's upstream keepalive_timeout (4 s), as the default (10 s) does.
 const DRAIN_MS = 6000;
-const APP_ENV = { TESSERA_LOG_LEVEL: 'warn', TESSERA_DRAIN_MS: String(DRAIN_MS) };
+// Every load here is one token from one address: far from its per-caller limit (tested in rate-limits.test.ts).
+const APP_ENV = { TESSERA_LOG_LEVEL: 'warn', TESSERA_DRAIN_MS: String(DRAIN_MS), TESSERA_RATE_LIMIT: '1000000' };
 const quiet = (): undefined => undefined;
 
 let base: string;
+let auth: Record<string, string>;
 const users: string[] = [];
 
 beforeAll(async () => {
@@ -41,9 +45,10 @@ beforeAll(async () => {
     appEnv: APP_ENV, log: quiet,
   });
   base = stack.nginx.url;
+  auth = await serviceAuthHeaders(DIR);
   for (let i = 0; i < 40; i++) {
     const res = await fetch(`${base}/v1/users`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: `Edge ${i}` }),
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ email: `edge-${randomUUID()}@example.com`, name: `Edge ${i}` }),
     });
     expect(res.status).toBe(201);
     users.push(((await res.json()) as { id: string }).id);
@@ -78,7 +83,7 @@ async function request(op: Op, headers: Record<string, string> = {}): Promise<st
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
-      method, body, headers: { ...(body && { 'content-type': 'application/json' }), ...headers }, signal: AbortSignal.timeout(15_000),
+      method, body, headers: { ...auth, ...(body && { 'content-type': 'application/json' }), ...headers }, signal: AbortSignal.timeout(15_000),
     });
   } catch (err) {
     throw new Error(`${method} ${path}: ${(err as Error).message} (${String((err as Error).cause ?? '')})`);
@@ -126,9 +131,7 @@ async function underLoad<T>(
 // ------------------------------------------------------------ replicas ----
 
 function wiring(stack: StackInfo): AppWiring {
-  return {
-    catalogUrl: stack.catalog.url, redisUrl: stack.redis.url, projectRoot: stack.runtime.projectRoot, entry: stack.runtime.appEntry, env: APP_ENV,
-  };
+  return stackWiring(stack, APP_ENV);
 }
 
 function appOf(id: string): AppInfo {
@@ -160,7 +163,7 @@ async function spawnChild(app: AppInfo): Promise<{ child: ChildProcess; exited: 
 function slowPut(app: AppInfo, userId: string): { finish: () => void; response: Promise<string> } {
   const body = JSON.stringify({ slow: true, pad: 'x'.repeat(64) });
   const socket = tcpConnect(app.port, '127.0.0.1');
-  socket.write(`PUT /v1/users/${userId}/data/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+  socket.write(`PUT /v1/users/${userId}/data/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
   const response = new Promise<string>((done, fail) => {
     let text = '';
     socket.on('data', (chunk) => { text += chunk.toString(); });
@@ -258,22 +261,21 @@ describe('NGINX in front of the app replicas', () => {
     expect(readStack(DIR).nginx.upstreamPorts).toHaveLength(5); // slots stay: growing again needs no reload
   });
 
-  it('answers a burst over the rate limit with 429 problem+json while another client carries on', async () => {
+  it('answers a burst over the per-address rate limit with 429 problem+json while another address carries on', async () => {
     const stack = readStack(DIR);
     await reloadNginxAndSettle({ ...stack, nginx: { ...stack.nginx, rate: '10r/s', burst: 5 } }, stack.apps);
     try {
+      // Another client on another address (127.0.0.2 is loopback too), with the same token: limits at NGINX are per address.
       const normal = (async () => {
         const statuses: number[] = [];
         for (let i = 0; i < 8; i++) {
-          const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer steady-client' } });
-          await res.arrayBuffer();
-          statuses.push(res.status);
+          statuses.push((await getFrom('127.0.0.2', `/v1/users/${pick(users)}`, auth)).status);
           await sleep(250);
         }
         return statuses;
       })();
       const burst = await Promise.all(Array.from({ length: 60 }, async () => {
-        const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer bursty-client' } });
+        const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: auth });
         return { status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: await res.text() };
       }));
       const limited = burst.filter((r) => r.status === 429);
@@ -286,10 +288,47 @@ describe('NGINX in front of the app replicas', () => {
     } finally {
       await reloadNginxAndSettle(stack, stack.apps);
     }
-    const after = await Promise.all(Array.from({ length: 30 }, () => fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: 'Bearer bursty-client' } }).then((r) => r.status)));
+    const after = await Promise.all(Array.from({ length: 30 }, () => fetch(`${base}/v1/users/${pick(users)}`, { headers: auth }).then((r) => r.status)));
     expect(after.every((s) => s === 200)).toBe(true);
   });
+
+  it('holds a client that sends a new garbage Authorization value each time to the per-address budget of callers without a token', async () => {
+    const stack = readStack(DIR);
+    await reloadNginxAndSettle({ ...stack, nginx: { ...stack.nginx, anonRate: '5r/s', anonBurst: 5 } }, stack.apps);
+    try {
+      const flood = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+        const res = await fetch(`${base}/v1/users/${pick(users)}`, { headers: { authorization: `Bearer garbage-${i}-${randomUUID()}` } });
+        return { status: res.status, fromApp: res.headers.get('x-tessera-app') !== null, body: await res.text() };
+      }));
+      // NGINX itself refused most of them: they never reached an app.
+      const atEdge = flood.filter((r) => r.status === 429 && !r.fromApp);
+      expect(atEdge.length).toBeGreaterThanOrEqual(45);
+      expect(JSON.parse(atEdge[0]!.body)).toMatchObject({ status: 429, code: 'TESSERA_ERR_RATE_LIMITED' });
+      expect(flood.every((r) => r.status === 429 || r.status === 401)).toBe(true);
+      // So does a client without any Authorization header.
+      const bare = await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v1/users/${pick(users)}`).then((r) => r.status)));
+      expect(bare.filter((st) => st === 429).length).toBeGreaterThanOrEqual(15);
+      // A caller with a well-formed token from the same address is not in that budget.
+      const withToken = await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/v1/users/${pick(users)}`, { headers: auth }).then((r) => r.status)));
+      expect(withToken).toEqual(Array(20).fill(200));
+    } finally {
+      await reloadNginxAndSettle(stack, stack.apps);
+    }
+  });
 });
+
+/** A GET from a given local address (to be another client as NGINX sees it). */
+function getFrom(localAddress: string, path: string, headers: Record<string, string>): Promise<{ status: number }> {
+  const url = new URL(base);
+  return new Promise((done, fail) => {
+    const req = httpRequest({ host: url.hostname, port: Number(url.port), path, headers, localAddress, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => done({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
 
 async function countServedBy(n: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();

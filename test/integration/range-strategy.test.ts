@@ -7,6 +7,7 @@ import { getStrategy } from '../../src/routing/registry.js';
 import { call, uniqueEmail } from '../support/http.js';
 import { withDb } from '../support/stack.js';
 import { testPorts } from '../support/ports.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 
 // A small stack of its own: 2 range-sharded shards, no replicas, one app.
 const dir = resolve('.tessera-test/range');
@@ -25,7 +26,7 @@ describe('range strategy', () => {
     const strategy = await getStrategy('range');
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const res = await call('POST', '/v1/users', { base: stack.nginx.url, body: { email: uniqueEmail('range'), name: `r${i}` } });
+      const res = await call('POST', '/v1/users', { base: stack.nginx.url, headers: await serviceAuthHeaders(dir), body: { email: uniqueEmail('range'), name: `r${i}` } });
       expect(res.status).toBe(201);
       ids.push(res.body.id);
       const owner = stack.shards.find((s) => s.ranges.some((r) => {

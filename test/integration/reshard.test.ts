@@ -14,6 +14,7 @@ import { ksidFromSql, parseKeyRange, rangeContains } from '../../src/routing/key
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { buildPlan, ReshardInputError, WorkflowStore, type PlanRequest, type Workflow } from '../../src/reshard/index.js';
 import { testPorts } from '../support/ports.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 
 const dir = resolve('.tessera-test/reshard');
 let stack: StackInfo;
@@ -78,7 +79,7 @@ class Model {
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; text: string }> {
   const res = await fetch(`${stack.nginx.url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(await serviceAuthHeaders(stack.dir)), ...(body !== undefined && { 'content-type': 'application/json' }) },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -335,7 +336,7 @@ describe('online resharding (tessera reshard)', () => {
   beforeAll(async () => {
     stack = (await up({
       dir, shards: 2, replicas: 0, apps: 2, strategy: 'hash', ...testPorts({ port: 18480, pgBasePort: 25720, redisPort: 16790, appBasePort: 13601 }),
-      appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000' }, log: () => undefined,
+      appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_RATE_LIMIT: '1000000' }, log: () => undefined,
     })).stack;
     catalog = new CatalogStore(stack.catalog.url);
     workflows = new WorkflowStore(catalog.pool);
@@ -479,7 +480,7 @@ describe('online resharding of a range-strategy stack', () => {
   beforeAll(async () => {
     stack = (await up({
       dir: resolve('.tessera-test/reshard-range'), shards: 2, replicas: 0, apps: 2, strategy: 'range', ...testPorts({ port: 18490, pgBasePort: 25740, redisPort: 16800, appBasePort: 13611 }),
-      appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000' }, log: () => undefined,
+      appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_RATE_LIMIT: '1000000' }, log: () => undefined,
     })).stack;
     catalog = new CatalogStore(stack.catalog.url);
     workflows = new WorkflowStore(catalog.pool);

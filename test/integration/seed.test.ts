@@ -6,7 +6,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baseUrl } from '../support/stack.js';
+import { baseUrl, testStack } from '../support/stack.js';
+import { serviceAuthHeaders } from '../support/auth.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -38,7 +39,7 @@ interface SeedFile {
 describe('tessera seed', () => {
   it('creates N users with their documents through NGINX and writes their ids', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'tessera-seed-')), 'seed-users.json');
-    const run = await tessera(['seed', '--users', '50', '--docs-per-user', '1', '--concurrency', '8', '--base-url', baseUrl(), '--out', out]);
+    const run = await tessera(['seed', '--users', '50', '--docs-per-user', '1', '--concurrency', '8', '--base-url', baseUrl(), '--dir', testStack().dir, '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('seeded 50 users and 50 documents');
     // Not a terminal: progress comes as JSON lines, ending with a "done" line.
@@ -49,11 +50,11 @@ describe('tessera seed', () => {
     expect(seed.baseUrl).toBe(baseUrl());
     expect(new Set(seed.users.map((u) => u.id)).size).toBe(50);
     for (const user of seed.users) {
-      const res = await fetch(`${baseUrl()}/v1/users/by-email/${encodeURIComponent(user.email)}`);
+      const res = await fetch(`${baseUrl()}/v1/users/by-email/${encodeURIComponent(user.email)}`, { headers: await serviceAuthHeaders() });
       expect(res.status, user.email).toBe(200);
       expect(((await res.json()) as { id: string }).id).toBe(user.id);
     }
-    const doc = await fetch(`${baseUrl()}/v1/users/${seed.users[0]?.id}/data/seed.doc-0`);
+    const doc = await fetch(`${baseUrl()}/v1/users/${seed.users[0]?.id}/data/seed.doc-0`, { headers: await serviceAuthHeaders() });
     expect(doc.status).toBe(200);
   });
 

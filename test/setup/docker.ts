@@ -52,6 +52,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     `TESSERA_HTTP_PORT=${httpPort}`,
     `TESSERA_AUTH=${DOCKER_AUTH}`,
     'TESSERA_LOG_LEVEL=warn',
+    // The suite's loads share one token; they test failures and scaling, not
+    // the per-caller limit (test/integration/rate-limits.test.ts does).
+    'TESSERA_RATE_LIMIT=100000',
     '',
   ].join('\n'));
 

@@ -26,8 +26,16 @@ async function start() {
   return up({
     ...TEST_STACK,
     log: (line: string) => console.error(`[stack] ${line}`),
+    // Every suite calls from one address, mostly with one service token, and some send refused tokens on
+    // purpose: the limits are far above what they send, so that no suite meets one by accident (the
+    // rate-limit suites start apps and NGINX with limits of their own).
+    anonRate: '100000r/s',
+    anonBurst: 100000,
     // A short poll keeps the map-follow tests quick; lag probes as configured by default.
-    appEnv: { TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000', TESSERA_DEBUG_ENDPOINTS: 'true' },
+    appEnv: {
+      TESSERA_LOG_LEVEL: 'warn', TESSERA_MAP_POLL_MS: '1000', TESSERA_DRAIN_MS: '3000', TESSERA_DEBUG_ENDPOINTS: 'true',
+      TESSERA_RATE_LIMIT: '1000000', TESSERA_RATE_LIMIT_ANONYMOUS: '1000000',
+    },
   });
 }
 

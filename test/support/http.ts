@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { serviceAuthHeaders } from './auth.js';
 import { baseUrl } from './stack.js';
 
 /** A response with its parsed body. */
@@ -8,9 +9,17 @@ export interface Reply<T = any> {
   body: T;
 }
 
-/** Calls the API as a client would (through NGINX unless `base` says otherwise). */
-export async function call<T = any>(method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...opts.headers };
+/**
+ * Calls the API as a client would (through NGINX unless `base` says
+ * otherwise), with a service token holding every scope unless `auth: false`
+ * or the caller's own `authorization` header.
+ */
+export async function call<T = any>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; headers?: Record<string, string>; base?: string; auth?: boolean } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...(opts.auth === false ? {} : await serviceAuthHeaders()), ...opts.headers };
   let body: string | undefined;
   if (opts.raw !== undefined) body = opts.raw;
   else if (opts.body !== undefined) {

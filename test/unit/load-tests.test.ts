@@ -266,7 +266,7 @@ describe('npm run load (scripts/load.mjs)', () => {
   /** A stand-in k6 that prints its arguments and exits with `code`. */
   async function fakeK6(code: number): Promise<string> {
     const file = join(work, `k6-${code}`);
-    await writeFile(file, `#!/bin/sh\necho "k6 args: $*"\nexit ${code}\n`);
+    await writeFile(file, `#!/bin/sh\necho "k6 args: $*"\necho "k6 token: $AUTH_TOKEN"\nexit ${code}\n`);
     await chmod(file, 0o755);
     return file;
   }
@@ -282,13 +282,23 @@ describe('npm run load (scripts/load.mjs)', () => {
 
   it('runs the scenario with k6 against the base URL and exits with k6 code', async () => {
     readyStatus = 200;
-    const run = await runLoad(['mixed', '--base-url', url, '--vus', '3'], { K6_BIN: await fakeK6(99) });
+    const run = await runLoad(['mixed', '--base-url', url, '--vus', '3'], { K6_BIN: await fakeK6(99), TESSERA_TOKEN: 'tok.en.x' });
     expect(run.code, run.output).toBe(99);
     expect(run.output).toContain(`k6 args: run ${join(LOAD_TESTS, 'scenarios/mixed.js')} -e BASE_URL=${url} -e RESULTS_DIR=${join(LOAD_TESTS, 'results')} --vus 3`);
+    // The token reaches k6 through its environment, never on its command line.
+    expect(run.output).toContain('k6 token: tok.en.x');
+    expect(run.output.split('\n').find((l) => l.startsWith('k6 args'))).not.toContain('tok.en.x');
+  });
+
+  it('without a token, and without a local stack whose key could sign one, says how to get one and does not start k6', async () => {
+    const run = await runLoad(['smoke', '--base-url', url, '--dir', join(work, 'no-stack')], { K6_BIN: await fakeK6(0) });
+    expect(run.code).toBe(1);
+    expect(run.output).toContain('no token');
+    expect(run.output).not.toContain('k6 args');
   });
 
   it('takes the base URL from BASE_URL when no flag is given', async () => {
-    const run = await runLoad(['smoke'], { K6_BIN: await fakeK6(0), BASE_URL: url });
+    const run = await runLoad(['smoke'], { K6_BIN: await fakeK6(0), BASE_URL: url, AUTH_TOKEN: 'a.b.c' });
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain(`-e BASE_URL=${url}`);
   });

@@ -6,6 +6,7 @@ import { parseToken } from '../../db/lsn.js';
 import { etagOf, parseIfMatch } from '../etag.js';
 import { markWrite, sendRead } from '../reads.js';
 import { NoContent, DocPage, DocParams, Document, IfMatchHeaders, ListDocsQuery, ReadHeaders, UserIdParams } from '../schemas.js';
+import { needs } from '../plugins/auth.js';
 
 const problem = { $ref: 'Problem#' };
 
@@ -14,6 +15,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
   app.put(
     '/v1/users/:id/data/:key',
     {
+      config: needs.write,
       // The raw body limit is the document limit: an oversized value is 413 before parsing.
       bodyLimit: maxDocBytes,
       schema: {
@@ -42,7 +44,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
 
   app.get(
     '/v1/users/:id/data/:key',
-    { schema: { tags: ['documents'], summary: 'Read a document', params: DocParams, headers: ReadHeaders, response: { 200: Document, 404: problem } } },
+    { config: needs.read, schema: { tags: ['documents'], summary: 'Read a document', params: DocParams, headers: ReadHeaders, response: { 200: Document, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const read = await documents.get(id, req.params.key, parseToken(req.headers['x-tessera-consistency']));
@@ -52,7 +54,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
 
   app.delete(
     '/v1/users/:id/data/:key',
-    { schema: { tags: ['documents'], summary: 'Delete a document', params: DocParams, response: { 204: NoContent, 404: problem } } },
+    { config: needs.write, schema: { tags: ['documents'], summary: 'Delete a document', params: DocParams, response: { 204: NoContent, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const { shard, value, token } = await documents.delete(id, req.params.key);
@@ -65,6 +67,7 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
   app.get(
     '/v1/users/:id/data',
     {
+      config: needs.read,
       schema: { tags: ['documents'], summary: "List a user's documents", params: UserIdParams, headers: ReadHeaders, querystring: ListDocsQuery, response: { 200: DocPage, 404: problem } },
     },
     async (req, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { Metrics } from '../../observability/metrics.js';
+import { EDGE_HEADER } from '../plugins/edge.js';
 
 /** What readiness needs from the runtime. */
 export interface ReadinessProbe {
@@ -16,9 +17,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ probe: ReadinessProbe; me
     status: 'ok' as const,
   }));
 
-  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Catalog and every shard primary reachable, shard map loaded' } }, async (_req, reply) => {
+  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Catalog and every shard primary reachable, shard map loaded' } }, async (req, reply) => {
     if (probe.draining()) return reply.code(503).send({ status: 'draining' });
     const { ready, detail } = await probe.check();
+    // Through NGINX only ready or not: the topology (shards, replicas, lag) is for operators on the app port.
+    if (req.headers[EDGE_HEADER] !== undefined) return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready' });
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', ...detail });
   });
 

@@ -5,6 +5,7 @@ import { parseToken } from '../../db/lsn.js';
 import { etagOf, parseIfMatch } from '../etag.js';
 import { markWrite, sendRead } from '../reads.js';
 import { NoContent, CreateUserBody, EmailParams, IfMatchHeaders, ListUsersQuery, PatchUserBody, ReadHeaders, User, UserIdParams, UserPage } from '../schemas.js';
+import { needs } from '../plugins/auth.js';
 
 const problem = { $ref: 'Problem#' };
 
@@ -18,7 +19,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
 
   app.post(
     '/v1/users',
-    { schema: { tags: ['users'], summary: 'Create a user', body: CreateUserBody, response: { 201: User, 400: problem, 409: problem } } },
+    { config: needs.create, schema: { tags: ['users'], summary: 'Create a user', body: CreateUserBody, response: { 201: User, 400: problem, 409: problem } } },
     async (req, reply) => {
       checkProfile(req.body.profile);
       const { shard, value, token } = await users.create(req.body);
@@ -28,22 +29,23 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
 
   app.get(
     '/v1/users',
-    { schema: { tags: ['users'], summary: 'List every user in id order', querystring: ListUsersQuery, response: { 200: UserPage, 400: problem } } },
+    { config: needs.list, schema: { tags: ['users'], summary: 'List every user in id order', querystring: ListUsersQuery, response: { 200: UserPage, 400: problem } } },
     async (req) => users.list(req.query.limit, req.query.cursor),
   );
 
   app.get(
     '/v1/users/by-email/:email',
-    { schema: { tags: ['users'], summary: 'Find a user by email (case-insensitive)', params: EmailParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
+    { config: needs.read, schema: { tags: ['users'], summary: 'Find a user by email (case-insensitive)', params: EmailParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
     async (req, reply) => {
-      const read = await users.getByEmail(req.params.email, parseToken(req.headers['x-tessera-consistency']));
+      // A user token finds only its own user: the look-up is of that user, compared by email.
+      const read = await users.getByEmail(req.params.email, parseToken(req.headers['x-tessera-consistency']), req.caller?.userId);
       return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user with email ${req.params.email}`));
     },
   );
 
   app.get(
     '/v1/users/:id',
-    { schema: { tags: ['users'], summary: 'Read a user', params: UserIdParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
+    { config: needs.read, schema: { tags: ['users'], summary: 'Read a user', params: UserIdParams, headers: ReadHeaders, response: { 200: User, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const read = await users.get(id, parseToken(req.headers['x-tessera-consistency']));
@@ -54,6 +56,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
   app.patch(
     '/v1/users/:id',
     {
+      config: needs.write,
       schema: {
         tags: ['users'],
         summary: 'Update some fields of a user',
@@ -74,7 +77,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ users: UserService; maxPro
 
   app.delete(
     '/v1/users/:id',
-    { schema: { tags: ['users'], summary: 'Delete a user, its documents and its email claim', params: UserIdParams, response: { 204: NoContent, 404: problem } } },
+    { config: needs.write, schema: { tags: ['users'], summary: 'Delete a user, its documents and its email claim', params: UserIdParams, response: { 204: NoContent, 404: problem } } },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const { shard, value, token } = await users.delete(id);

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { clientToken } from '../../auth/stack-token.js';
 import { seedUsers } from '../../seed/create-users.js';
 import { createProgress } from '../../seed/progress.js';
 import { assertReady, resolveBaseUrl } from '../../seed/target.js';
@@ -12,6 +13,7 @@ interface SeedFlags {
   baseUrl?: string;
   dir: string;
   out: string;
+  token?: string;
 }
 
 function positiveInt(name: string, allowZero = false) {
@@ -37,14 +39,17 @@ export function register(program: Command): void {
     .option('--docs-per-user <d>', 'documents to put for each user', positiveInt('--docs-per-user', true), 0)
     .option('--concurrency <c>', 'requests in flight', positiveInt('--concurrency'), 32)
     .option('--base-url <url>', 'target (default: $BASE_URL, else NGINX from <dir>/stack.json)')
-    .option('--dir <dir>', 'stack folder', '.tessera')
+    .option('--dir <dir>', 'stack folder (its signing key makes a token when none is given)', '.tessera')
+    .option('--token <jwt>', 'bearer token with users:write (default: $TESSERA_TOKEN, else one signed with the stack\'s key)')
     .option('--out <file>', 'where to write the created ids', 'load-tests/results/seed-users.json')
     .action(async (flags: SeedFlags) => {
       const baseUrl = resolveBaseUrl(flags.baseUrl, process.env, flags.dir);
       await assertReady(baseUrl);
+      const token = await clientToken({ ...(flags.token !== undefined && { flag: flags.token }), dir: flags.dir, scopes: ['users:write'], clientId: 'tessera-seed' });
       const progress = createProgress({ label: 'seed', total: flags.users, unit: 'users' });
       const result = await seedUsers({
         baseUrl,
+        ...(token !== undefined && { token }),
         users: flags.users,
         docsPerUser: flags.docsPerUser,
         concurrency: flags.concurrency,

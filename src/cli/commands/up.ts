@@ -16,7 +16,7 @@ function strategy(value: string): StrategyName {
 }
 
 /** The flags are the layout options, minus the ones only code sets. */
-type UpFlags = Omit<StackLayoutOptions, 'nginxWorkers' | 'appEntry'> & { dir: string };
+type UpFlags = Omit<StackLayoutOptions, 'nginxWorkers' | 'appEntry' | 'noAuth'> & { dir: string; auth?: boolean };
 
 /** `tessera up`: starts (or restarts) the local stack and prints where to send requests. */
 export function register(program: Command): void {
@@ -38,13 +38,17 @@ export function register(program: Command): void {
     .option('--pg-base-port <port>', 'catalog port; shard instances take the next ones (default 15432)', int)
     .option('--redis-port <port>', 'Redis port (default 6390)', int)
     .option('--app-base-port <port>', 'first app port (default 3001)', int)
-    .option('--rate <rate>', 'NGINX per-client rate limit (default 2000r/s)')
-    .option('--burst <n>', 'NGINX per-client burst (default 4000)', int)
+    .option('--rate <rate>', 'NGINX rate limit per client address, every request (default 2000r/s)')
+    .option('--burst <n>', 'NGINX burst per client address (default 4000)', int)
+    .option('--anon-rate <rate>', 'NGINX rate limit per client address for requests without a bearer token (default 20r/s)')
+    .option('--anon-burst <n>', 'NGINX burst per client address for requests without a bearer token (default 40)', int)
+    .option('--no-auth', 'apps without authentication: anyone who reaches the stack can read and change everything (local experiments only)')
     .option('--affinity', 'NGINX sends each user id to one app replica (consistent hash) instead of least connections')
     .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
     .addHelpText('after', '\nEnvironment: TESSERA_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
-    .action(async (flags: UpFlags) => {
-      const result = await up(flags);
+    .action(async ({ auth, ...flags }: UpFlags) => {
+      // commander sets `auth: true` unless --no-auth is given; only an explicit --no-auth counts.
+      const result = await up({ ...flags, ...(auth === false && { noAuth: true }) });
       if (result.alreadyRunning) {
         console.error(`the stack in ${result.stack.dir} is already up; nothing changed`);
       } else {

@@ -1,13 +1,31 @@
 /**
- * Authentication in the Docker suite: the one switch. The stacks run with
- * TESSERA_AUTH set to this (auth is on by default in every stack), and every
- * request of the suite carries what {@link authHeaders} gives.
+ * Authentication in the Docker suite: the one switch, and the suite's token.
+ * The stacks run with TESSERA_AUTH set to {@link DOCKER_AUTH} (on, as in
+ * every stack by default), and every request of the suite carries a service
+ * token with every scope, signed with the key scripts/docker-init.sh made for
+ * the stack (as `docker compose run --rm cli token` would).
  */
+import { join } from 'node:path';
+import { readSigningKey } from '../../../src/auth/keys.js';
+import { mintToken } from '../../../src/auth/mint.js';
+import { SCOPES } from '../../../src/auth/scopes.js';
+import { composeContext } from './compose.js';
 
 /** What the suite's stacks run with. */
-export const DOCKER_AUTH: 'jwt' | 'off' = 'off';
+export const DOCKER_AUTH: 'jwt' | 'off' = 'jwt';
 
-/** Headers that authenticate a request of the suite (none while auth is off). */
-export function authHeaders(): Record<string, string> {
-  return {};
+let headers: Promise<Record<string, string>> | undefined;
+
+async function mintHeaders(): Promise<Record<string, string>> {
+  if (DOCKER_AUTH === 'off') return {};
+  const key = await readSigningKey(join(composeContext().secretsDir, 'signing-key.jwk'));
+  // Long enough for the whole suite; a client id of its own, so that its rate-limit budget is its own.
+  const token = await mintToken(key, { scopes: [...SCOPES], clientId: `tessera-docker-tests-${process.pid}`, ttlSeconds: 4 * 3600 });
+  return { authorization: `Bearer ${token}` };
+}
+
+/** Headers that authenticate a request of the suite (none when auth is off), minted once. */
+export function authHeaders(): Promise<Record<string, string>> {
+  headers ??= mintHeaders();
+  return headers;
 }

@@ -45,7 +45,7 @@ async function request(base: string, users: readonly string[], op: Op, stats: Lo
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
-      method, body, headers: { ...(body && { 'content-type': 'application/json' }), ...authHeaders() }, signal: AbortSignal.timeout(20_000),
+      method, body, headers: { ...(body && { 'content-type': 'application/json' }), ...(await authHeaders()) }, signal: AbortSignal.timeout(20_000),
     });
   } catch (err) {
     throw new Error(`${method} ${path}: ${(err as Error).message} (${String((err as Error).cause ?? '')})`);
