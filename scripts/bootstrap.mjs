@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { aptGet } from './apt.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -45,8 +46,16 @@ if (missing.length > 0) {
   }
   log(`installing system packages: ${missing.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  // Another apt (unattended upgrades, a second checkout's bootstrap) may hold
+  // the lock: wait for it, and say so even with --quiet (a silent wait looks hung).
+  const tell = (msg) => console.error(`[bootstrap] ${msg}`);
+  try {
+    aptGet(['update', '-qq'], { env, log: tell });
+    aptGet(['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, log: tell });
+  } catch (err) {
+    console.error(`[bootstrap] ${err.message}`);
+    process.exit(1);
+  }
 }
 
 // The Docker suite (test/docker/) needs a running engine and the base image:

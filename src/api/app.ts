@@ -9,14 +9,16 @@ import type { UserService } from '../users/user-service.js';
 import { authPlugin, type AuthOptions } from './plugins/auth.js';
 import { drainPlugin } from './plugins/drain.js';
 import { loadSheddingPlugin, type LoadSheddingOptions } from './plugins/load-shedding.js';
-import { installNulGuard } from './plugins/nul-guard.js';
-import { installErrorHandlers } from './problem.js';
+import { installJsonBodyParser } from './plugins/json-body.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandlers } from './problem.js';
+import { recordAllowedMethods } from './allowed-methods.js';
 import { httpMetrics } from '../observability/http-metrics.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
 import { healthRoutes } from './routes/health.js';
 import { usersRoutes } from './routes/users.js';
-import { Problem } from './schemas.js';
+import { JsonValue, Problem } from './schemas.js';
+import { swaggerOptions } from './openapi.js';
 import { validatorCompiler } from './validation.js';
 
 /** What the HTTP layer needs; it runs no SQL itself. */
@@ -42,6 +44,9 @@ export interface ApiDeps {
   trustProxy?: string;
 }
 
+// Longer than NGINX lets a URI be (8k), so behind NGINX an over-long parameter
+// is a schema error naming the field, not a routing error.
+const MAX_PARAM_LENGTH = 8192;
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the Fastify app: plugins first, then routes. `server.ts` owns the process around it. */
@@ -62,7 +67,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // The drain plugin answers 503 itself, as problem+json with Retry-After.
     return503OnClosing: false,
     // Emails (up to 254) and document keys (up to 200) arrive as path parameters.
-    routerOptions: { maxParamLength: 320 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Routing and HTTP-parser errors as problem+json too.
+    frameworkErrors,
+    clientErrorHandler,
     connectionTimeout: 30_000,
     // req.ip is the client behind NGINX, for the per-address limit of callers without a valid token.
     ...(deps.trustProxy && { trustProxy: deps.trustProxy }),
@@ -75,34 +83,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // Every response about one user names its shard: the handlers set it on
   // success (where they know it without hashing the id again), the error
   // handler on failure.
-  installErrorHandlers(app, { shardOf: (id) => deps.users.shardOf(id) });
-  installNulGuard(app);
+  const allowedMethods = recordAllowedMethods(app, { maxParamLength: MAX_PARAM_LENGTH });
+  installErrorHandlers(app, { shardOf: (id) => deps.users.shardOf(id), allowedMethods });
+  installJsonBodyParser(app);
   app.addSchema(Problem);
   await app.register(drainPlugin, { draining: () => deps.probe.draining() });
   if (deps.loadShedding) await app.register(loadSheddingPlugin, deps.loadShedding);
   // After draining and shedding (refusing is cheaper than verifying), before any route.
   await app.register(authPlugin, deps.auth ?? {});
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Tessera', version: '1.0.0', description: 'Sharded, cached user records and per-user JSON documents' },
-      tags: [{ name: 'users' }, { name: 'documents' }, { name: 'ops' }],
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            bearerFormat: 'JWT',
-            description:
-              'A JWT signed with EdDSA or ES256 by a key of the service\'s JWKS, with `iss` and `aud` as configured. ' +
-              'Service tokens carry `client_id` and a `scope` claim (space-separated: users:read, users:write, users:list). ' +
-              'User tokens carry `sub` = a user id and reach only that user (any other user id answers 404).',
-          },
-        },
-      },
-    },
-  });
+  app.addSchema(JsonValue);
+  await app.register(swagger, swaggerOptions);
   // Each operation's security requirement comes from what the route declares (config.auth).
   app.addHook('onRoute', (route) => {
     const need = route.config?.auth;

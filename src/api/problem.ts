@@ -1,6 +1,8 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors/catalog.js';
 import { ErrorCodes, TesseraError } from '../errors/catalog.js';
+import type { AllowedMethods } from './allowed-methods.js';
 
 /** Fastify's own client errors, mapped onto the catalog. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -40,9 +42,11 @@ const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export interface ErrorHandlerOptions {
   /** The shard that owns a user id, for `x-tessera-shard` on errors about one user. */
   shardOf?: (userId: string) => string;
+  /** The methods a path allows: a wrong method on a known path is 405 with `Allow`, not 404. */
+  allowedMethods?: AllowedMethods;
 }
 
-/** One error handler for the whole API: client errors as 4xx problems, everything else a generic 500. */
+/** One error handler for the whole API: client errors as 4xx problems, everything else a generic 500; unknown routes 404, wrong methods 405. */
 export function installErrorHandlers(app: FastifyInstance, opts: ErrorHandlerOptions = {}): void {
   const { shardOf } = opts;
   app.setErrorHandler((error: FastifyError, req, reply) => {
@@ -71,5 +75,49 @@ export function installErrorHandlers(app: FastifyInstance, opts: ErrorHandlerOpt
     return sendProblem(req, reply, 'TESSERA_ERR_INTERNAL', 'internal error; see the server log for the request id');
   });
 
-  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, 'TESSERA_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const { allowedMethods } = opts;
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/';
+    const allow = allowedMethods?.(path) ?? [];
+    if (allow.length === 0) return sendProblem(req, reply, 'TESSERA_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${path}`);
+    void reply.header('allow', allow.join(', '));
+    if (req.method === 'OPTIONS') return reply.code(204).send();
+    return sendProblem(req, reply, 'TESSERA_ERR_METHOD_NOT_ALLOWED', `${path} allows ${allow.join(', ')}, not ${req.method}`);
+  });
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors found while routing, before any hook
+ * runs (a path that does not percent-decode to UTF-8, a parameter longer
+ * than `maxParamLength`), as problems instead of Fastify's own JSON.
+ */
+export function frameworkErrors(error: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') sendProblem(req, reply, 'TESSERA_ERR_URI_TOO_LONG', 'a path segment is longer than any parameter can be');
+  else if (error.code === 'FST_ERR_BAD_URL') sendProblem(req, reply, 'TESSERA_ERR_VALIDATION', 'the path is not valid percent-encoded UTF-8', { field: 'path' });
+  else {
+    req.log.error({ err: error }, 'routing error');
+    sendProblem(req, reply, 'TESSERA_ERR_INTERNAL', 'internal error; see the server log for the request id');
+  }
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: ErrorCode; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'TESSERA_ERR_HEADERS_TOO_LARGE', detail: 'the request headers are larger than the server accepts' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'TESSERA_ERR_VALIDATION', detail: 'the request was not received in time' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused
+ * (headers too large, malformed request line, unknown method). There is no
+ * request object, so the problem is written to the socket, which is then
+ * closed, as Node does. Through NGINX most of these are answered at the edge.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ''] ?? { status: 400, code: 'TESSERA_ERR_VALIDATION' as const, detail: 'malformed request' };
+  const { title } = ErrorCodes[known.code];
+  const body = JSON.stringify({ type: `urn:tessera:error:${known.code}`, title, status: known.status, detail: known.detail, code: known.code });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${known.status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }

@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import { TOKEN_PATTERN } from '../db/lsn.js';
+import { ENTITY_TAG_LIST_PATTERN, ENTITY_TAGS_FORMAT } from './etag.js';
 import { DOCUMENT_KEY_PATTERN } from '../users/document-service.js';
 
 /**
@@ -23,9 +24,39 @@ export const Problem = Type.Object(
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
 );
 
+/** Text PostgreSQL can store: anything but U+0000. */
+const NO_NUL = '^[^\\u0000]*$';
+
+/**
+ * Any JSON value Tessera stores: strings and keys without U+0000. The JSON
+ * body parser (src/api/json-scan.ts) adds what a schema cannot say: at most
+ * 64 levels of nesting, no lone surrogates, and numbers a 64-bit float
+ * gives back as the same decimal.
+ */
+export const JsonValue = {
+  $id: 'JsonValue',
+  description: 'Any JSON value: at most 64 levels deep, text without U+0000 or lone surrogates, numbers that a 64-bit float holds exactly (no 1e400, no 9007199254740993)',
+  anyOf: [
+    { type: 'null' },
+    { type: 'boolean' },
+    { type: 'number' },
+    { type: 'string', pattern: NO_NUL },
+    { type: 'array', items: { $ref: 'JsonValue#' } },
+    { type: 'object', propertyNames: { pattern: NO_NUL }, additionalProperties: { $ref: 'JsonValue#' } },
+  ],
+} as const;
+
+/** A JSON value as a request body or field. */
+export const AnyJson = Type.Unsafe<unknown>({ $ref: 'JsonValue#' });
+
 const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
-const Profile = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object, at most TESSERA_MAX_PROFILE_BYTES' });
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL });
+const Profile = Type.Unsafe<Record<string, unknown>>({
+  type: 'object',
+  propertyNames: { pattern: NO_NUL },
+  additionalProperties: { $ref: 'JsonValue#' },
+  description: 'Free-form JSON object, at most TESSERA_MAX_PROFILE_BYTES',
+});
 
 export const User = Type.Object(
   {
@@ -66,7 +97,9 @@ export const DocParams = Type.Object(
   { additionalProperties: false },
 );
 
-const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 50 });
+/** Page size when `limit` is not given. */
+export const DEFAULT_LIMIT = 50;
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_LIMIT }));
 const Cursor = Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' });
 
 export const ListUsersQuery = Type.Object({ limit: Limit, cursor: Type.Optional(Cursor) }, { additionalProperties: false });
@@ -76,16 +109,26 @@ export const ListDocsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A read may present the consistency token of an earlier write (read-your-writes). */
-export const ReadHeaders = Type.Object({
-  'x-tessera-consistency': Type.Optional(Type.String({ pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' })),
-});
+// `format` names the grammar the pattern spells, for tools that generate values (see test/schemathesis/hooks.py).
+const EntityTags = (description: string) => Type.Optional(Type.String({ format: ENTITY_TAGS_FORMAT, pattern: ENTITY_TAG_LIST_PATTERN, maxLength: 2048, description }));
+const IfMatch = EntityTags('`*` or entity tags (`"3"`, `"3", "4"`): the request applies only if the current ETag is one of them (strong comparison: `W/"3"` never matches)');
+const IfNoneMatch = EntityTags('`*` or entity tags: the request applies only if the current ETag is none of them (`*`: only if there is none); a read answers 304 instead');
 
-/** `If-Match`: `*`, or one entity tag of ours (`"3"`, weak or not). */
-export const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ pattern: '^(\\*|(W/)?"?[0-9]{1,18}"?)$' })),
-  'if-none-match': Type.Optional(Type.String({ pattern: '^\\*$' })),
-});
+/** The name of the consistency token's grammar as a JSON-schema `format` (see test/schemathesis/hooks.py). */
+export const CONSISTENCY_TOKEN_FORMAT = 'consistency-token';
+
+const Consistency = Type.Optional(
+  Type.String({ format: CONSISTENCY_TOKEN_FORMAT, pattern: TOKEN_PATTERN, description: 'Token from a write response: read only from a source that has that write' }),
+);
+
+/** A read of one resource may present the consistency token of an earlier write (read-your-writes), and preconditions. */
+export const ReadHeaders = Type.Object({ 'x-tessera-consistency': Consistency, 'if-match': IfMatch, 'if-none-match': IfNoneMatch });
+
+/** A listing has no entity tag: only the consistency token. */
+export const ListHeaders = Type.Object({ 'x-tessera-consistency': Consistency });
+
+/** The preconditions of a write (RFC 9110 §13.1). */
+export const WriteHeaders = Type.Object({ 'if-match': IfMatch, 'if-none-match': IfNoneMatch });
 
 export const UserPage = Type.Object({ users: Type.Array(User), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 export const DocPage = Type.Object({ documents: Type.Array(Document), nextCursor: Type.Union([Type.String(), Type.Null()]) });

@@ -56,7 +56,8 @@ export async function migrate(opts: MigrateOptions): Promise<{ mapVersion: numbe
   const store = new CatalogStore(opts.catalogUrl, { applicationName: 'tessera-migrate' });
   try {
     if (opts.seed && seedMap) {
-      for (const s of opts.seed.shards) await store.upsertShard({ name: s.name, primaryUrl: s.primary, replicaUrls: s.replicas });
+      // A shard the catalog knows keeps its endpoints: after a failover the catalog says where its primary is, not the seed.
+      for (const s of opts.seed.shards) await store.addShard({ name: s.name, primaryUrl: s.primary, replicaUrls: s.replicas, ...(s.durability && { durability: s.durability }) });
       if (!(await store.latestMap())) {
         await store.publishMap(seedMap.toRecord(), 0, 'seed');
         log(`catalog: seeded shard map v1 (${opts.seed.strategy}, ${opts.seed.shards.length} shards)`);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { ShardEndpoints } from '../db/pools.js';
+import type { Durability, ShardEndpoints, ShardState } from '../db/pools.js';
 import type { ShardMapRecord } from '../routing/shard-map.js';
 
 /** Reads and writes the catalog database: shard endpoints and shard map versions. */
@@ -27,21 +27,63 @@ export class CatalogStore {
     return row && { version: Number(row.version), keyspace: row.keyspace, strategy: row.strategy, ranges: row.ranges };
   }
 
-  /** Every shard's endpoints. */
+  /** Every shard's endpoints, epoch and state. */
   async shards(): Promise<ShardEndpoints[]> {
-    const res = await this.pool.query<{ name: string; primary_url: string; replica_urls: string[] }>(
-      'SELECT name, primary_url, replica_urls FROM shards ORDER BY name',
+    const res = await this.pool.query<{ name: string; primary_url: string; replica_urls: string[]; epoch: string; state: ShardState; durability: Durability }>(
+      'SELECT name, primary_url, replica_urls, epoch::text, state, durability FROM shards ORDER BY name',
     );
-    return res.rows.map((r) => ({ name: r.name, primaryUrl: r.primary_url, replicaUrls: r.replica_urls }));
+    return res.rows.map((r) => ({
+      name: r.name, primaryUrl: r.primary_url, replicaUrls: r.replica_urls, epoch: Number(r.epoch), state: r.state, durability: r.durability,
+    }));
   }
 
-  /** Inserts or updates a shard's endpoints. */
-  async upsertShard(ep: ShardEndpoints): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO shards (name, primary_url, replica_urls) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET primary_url = EXCLUDED.primary_url, replica_urls = EXCLUDED.replica_urls`,
-      [ep.name, ep.primaryUrl, ep.replicaUrls],
+  /** One shard's endpoints, or undefined when the catalog has no such shard. */
+  async shard(name: string): Promise<ShardEndpoints | undefined> {
+    return (await this.shards()).find((s) => s.name === name);
+  }
+
+  /**
+   * Registers a shard that the catalog does not know yet. A shard it knows
+   * keeps its endpoints: after a failover the catalog, not a seed file, says
+   * where the primary is.
+   */
+  async addShard(ep: { name: string; primaryUrl: string; replicaUrls: string[]; durability?: Durability }): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO shards (name, primary_url, replica_urls, durability) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`,
+      [ep.name, ep.primaryUrl, ep.replicaUrls, ep.durability ?? 'sync'],
     );
+    return res.rowCount === 1;
+  }
+
+  /** Sets a shard's state (apps follow within milliseconds, through NOTIFY). */
+  async setShardState(name: string, state: ShardState): Promise<void> {
+    await this.pool.query('UPDATE shards SET state = $2 WHERE name = $1', [name, state]);
+  }
+
+  /** Sets a shard's durability. */
+  async setDurability(name: string, durability: Durability): Promise<void> {
+    await this.pool.query('UPDATE shards SET durability = $2 WHERE name = $1', [name, durability]);
+  }
+
+  /**
+   * Publishes a shard's new primary: endpoints, the next epoch and `serving`,
+   * in one statement, only if the epoch is still `epochBefore` (two
+   * failovers cannot both win). Returns the new epoch.
+   */
+  async publishPrimary(name: string, epochBefore: number, primaryUrl: string, replicaUrls: string[]): Promise<number> {
+    const res = await this.pool.query<{ epoch: string }>(
+      `UPDATE shards SET primary_url = $3, replica_urls = $4, epoch = epoch + 1, state = 'serving'
+       WHERE name = $1 AND epoch = $2 RETURNING epoch::text`,
+      [name, epochBefore, primaryUrl, replicaUrls],
+    );
+    const epoch = res.rows[0]?.epoch;
+    if (epoch === undefined) throw new Error(`${name}: its epoch is no longer ${epochBefore} (another failover published first)`);
+    return Number(epoch);
+  }
+
+  /** Replaces a shard's replica list (a replica that rejoined, or one given up). */
+  async setReplicas(name: string, replicaUrls: string[]): Promise<void> {
+    await this.pool.query('UPDATE shards SET replica_urls = $2 WHERE name = $1', [name, replicaUrls]);
   }
 
   /**

@@ -13,6 +13,8 @@ export interface ShardSeed {
   replicas: string[];
   /** Vitess-style key ranges the shard owns at seed time, e.g. `["-80"]`, `["80-"]`. */
   ranges: string[];
+  /** `sync` (commits wait for a replica; the default) or `async`. */
+  durability?: 'sync' | 'async';
 }
 
 /**

@@ -13,7 +13,7 @@ export { planStack, planApp, planShard, resolveLayoutOptions, seedFromStack, pgU
 export { withStackLock } from './lock.js';
 export { processStates, deadProcesses } from './liveness.js';
 export { evenRanges } from './key-ranges.js';
-export { initInstance, startInstance, stopInstance, runningPgPid, ensureDatabase, type PgContext } from './pg-instance.js';
+export { initInstance, startInstance, stopInstance, runningPgPid, ensureDatabase, withClient, type PgContext } from './pg-instance.js';
 export { cloneReplica, ensureReplicationSlot, replicationRows, isInRecovery, waitStreaming } from './pg-replication.js';
 export { pgContextFor } from './pg-stack.js';
 export { startApp, stopApp, spawnApp, waitAppReady, probeReady, isOurApp, type AppWiring } from './app.js';

@@ -47,6 +47,12 @@ export interface StackLayoutOptions {
   /** Apps without authentication (`up --no-auth`), for local experiments only. @default false */
   noAuth?: boolean;
   /**
+   * `sync`: each shard primary's commits wait until one of its replicas has
+   * them (an acknowledged write survives losing the primary); `async`: they
+   * do not. Shards without replicas are async either way. @default `sync`
+   */
+  durability?: 'sync' | 'async';
+  /**
    * NGINX sends every request for one user id to the same app replica
    * (consistent hash on the id in the path) instead of least connections, so
    * each replica's L1 caches a different part of the users. @default false
@@ -137,6 +143,7 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
     anonRate,
     anonBurst: positiveInt(opts.anonBurst ?? ANON_BURST_DEFAULT, 'anonBurst', 0),
     noAuth: opts.noAuth ?? false,
+    durability: opts.durability ?? 'sync',
     affinity: opts.affinity ?? false,
     nginxWorkers: positiveInt(opts.nginxWorkers ?? 2, 'nginxWorkers', 1),
     exactRanges: opts.exactRanges ?? false,
@@ -192,6 +199,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     shards,
     runtime: { ...rt, projectRoot: PROJECT_ROOT, appEntry: o.appEntry },
     auth: planAuth(o.dir, o.noAuth ? 'off' : 'jwt'),
+    durability: o.durability,
   };
 }
 
@@ -232,6 +240,6 @@ export function seedFromStack(info: StackInfo): TopologySeed {
   return {
     keyspace: info.keyspace,
     strategy: info.strategy,
-    shards: info.shards.map((s) => ({ name: s.name, primary: s.primary.url, replicas: s.replicas.map((r) => r.url), ranges: s.ranges })),
+    shards: info.shards.map((s) => ({ name: s.name, primary: s.primary.url, replicas: s.replicas.map((r) => r.url), ranges: s.ranges, durability: info.durability ?? 'sync' })),
   };
 }

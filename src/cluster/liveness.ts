@@ -26,9 +26,15 @@ export function processStates(info: StackInfo): ProcessState[] {
   ];
 }
 
-/** Names of the processes that are not running. */
+/** Instances an emergency failover demoted, which wait for `tessera shard rejoin` rather than a restart. */
+export function pendingRejoin(info: StackInfo): Set<string> {
+  return new Set(info.shards.flatMap((s) => s.replicas.filter((r) => r.pendingRejoin).map((r) => r.name)));
+}
+
+/** Names of the processes that are not running (and should be). */
 export function deadProcesses(info: StackInfo): string[] {
-  return processStates(info).filter((p) => p.pid === null).map((p) => p.name);
+  const waiting = pendingRejoin(info);
+  return processStates(info).filter((p) => p.pid === null && !waiting.has(p.name)).map((p) => p.name);
 }
 
 /** True when any process of the stack runs. */

@@ -45,11 +45,15 @@ export async function createPgStack(ctx: PgContext, info: StackInfo, log: Progre
 
 async function startReplicas(ctx: PgContext, info: StackInfo, log: ProgressSink, caughtUp: boolean): Promise<void> {
   await Promise.all(info.shards.map(async (shard) => {
-    for (const r of shard.replicas) {
+    const replicas = shard.replicas.filter((r) => !r.pendingRejoin);
+    for (const r of shard.replicas.filter((x) => x.pendingRejoin)) {
+      log(`not starting ${r.name}: an emergency failover demoted it; \`npx tessera shard rejoin ${shard.name}\` rebuilds it as a replica`);
+    }
+    for (const r of replicas) {
       r.pid = runningPgPid(r.dataDir) ?? (await step(log, `starting ${r.name} (streaming from :${shard.primary.port}) on :${r.port}`, () => startInstance(ctx, r)));
     }
-    if (shard.replicas.length > 0) {
-      await step(log, `checking ${shard.name} replication (pg_is_in_recovery, pg_stat_replication)`, () => waitStreaming(shard.primary, shard.replicas, { caughtUp }));
+    if (replicas.length > 0) {
+      await step(log, `checking ${shard.name} replication (pg_is_in_recovery, pg_stat_replication)`, () => waitStreaming(shard.primary, replicas, { caughtUp }));
     }
   }));
 }

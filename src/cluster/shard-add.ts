@@ -5,6 +5,7 @@
  * up its endpoints from the catalog on their next map reload.
  */
 import { CatalogStore } from '../catalog/store.js';
+import { applyDurability } from '../failover/durability.js';
 import { applyMigrations, MIGRATION_DIRS } from '../db/migrations.js';
 import { planShard } from './layout.js';
 import { withStackLock } from './lock.js';
@@ -53,7 +54,8 @@ export async function addShard(opts: AddShardOptions = {}): Promise<ShardInfo> {
     await step(log, `migrating ${shard.name}`, () => withClient(shard.primary.url, (c) => applyMigrations(c, MIGRATION_DIRS.shard), 60_000));
     const store = new CatalogStore(info.catalog.url, { applicationName: 'tessera-shard-add' });
     try {
-      await store.upsertShard({ name: shard.name, primaryUrl: shard.primary.url, replicaUrls: shard.replicas.map((r) => r.url) });
+      await store.addShard({ name: shard.name, primaryUrl: shard.primary.url, replicaUrls: shard.replicas.map((r) => r.url), durability: info.durability ?? 'sync' });
+      await applyDurability(store, shard.name, shard.replicas);
     } finally {
       await store.close();
     }

@@ -25,6 +25,12 @@ export interface PgInstanceInfo {
 export interface ReplicaInfo extends PgInstanceInfo {
   /** Physical replication slot on the primary; also the replica's application_name. */
   slot: string;
+  /**
+   * A primary demoted by an emergency failover: a standby on disk (it can
+   * never take a write), but it may hold WAL the new primary never got, so it
+   * serves nothing until `tessera shard rejoin` rebuilds it.
+   */
+  pendingRejoin?: boolean;
 }
 
 /** One shard: its primary, its replicas and the ranges it was seeded with. */
@@ -128,6 +134,8 @@ export interface StackInfo {
   runtime: RuntimeInfo;
   /** Absent in stack files from before authentication: such a stack gets keys (and auth on) at its next `up`. */
   auth?: StackAuth;
+  /** Durability new shards get in the catalog (the catalog is the truth per shard). Absent in older stack files: `sync`. */
+  durability?: 'sync' | 'async';
 }
 
 /** Path of the stack file of a stack folder. */

@@ -7,7 +7,9 @@
  *   deletes the new data (logs stay) so that the next `up` starts clean.
  * - A stack that is fully up: changes nothing (`alreadyRunning`).
  * - A stack that is stopped or partly down: starts what is missing, as it was
- *   (same ports, same data); topology flags are ignored then.
+ *   (same ports, same data). Flags are never ignored (see up-flags.ts): NGINX's
+ *   settings are applied, a flag that would change the topology or a port is
+ *   refused, as is any change to a stack that is fully up.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import type { MigrateOptions } from '../catalog/migrate.js';
 import { isOurApp, stackWiring, startApp, type AppWiring } from './app.js';
 import { ensureStackKeys, NO_AUTH_WARNING, stackAuth } from './auth.js';
+import { applyStackDurability } from './durability.js';
 import { planStack, resolveLayoutOptions, seedFromStack, upstreamPorts, type ResolvedLayoutOptions, type StackLayoutOptions } from './layout.js';
 import { deadProcesses, processStates } from './liveness.js';
 import { withStackLock } from './lock.js';
@@ -28,6 +31,7 @@ import { runningRedisPid, startRedis } from './redis.js';
 import { ensureServiceUser, preparePgRoot } from './service-user.js';
 import { pgInstances, tryReadStack, writeStack, type StackInfo } from './stack-file.js';
 import { externalPgHome, stopStack } from './down.js';
+import { changedFlags, describeChanges, flagName, NGINX_FLAGS, type FlagChange } from './up-flags.js';
 
 /** Applies migrations and seeds the shard map (`src/catalog/migrate.ts` by default). */
 export type MigrateFn = (opts: MigrateOptions) => Promise<{ mapVersion: number }>;
@@ -55,8 +59,6 @@ export interface UpResult {
   mapVersion: number | null;
 }
 
-const TOPOLOGY_FLAGS = ['shards', 'replicas', 'apps', 'appSlots', 'strategy', 'port', 'pgBasePort', 'redisPort', 'appBasePort', 'affinity', 'noAuth'] as const;
-
 /** Brings the stack in `opts.dir` up; see the module comment for the three cases. */
 export async function up(opts: UpOptions = {}): Promise<UpResult> {
   const o = resolveLayoutOptions(opts);
@@ -71,9 +73,28 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
       throw new Error(`a previous \`up\` in ${o.dir} did not finish. Run \`npm run down -- --purge${dirFlag(o.dir)}\` and try again.`);
     }
     const dead = deadProcesses(existing);
-    if (dead.length === 0) return { stack: existing, alreadyRunning: true, restarted: false, mapVersion: null };
-    const given = TOPOLOGY_FLAGS.filter((k) => opts[k] !== undefined);
-    if (given.length > 0) log(`note: restarting the existing stack in ${o.dir} as it was; ignoring ${given.map((k) => `--${k}`).join(', ')} (run \`npm run down -- --purge\` to change the topology)`);
+    const changes = changedFlags(existing, opts);
+    if (dead.length === 0) {
+      if (changes.length > 0) {
+        throw new Error(`the stack in ${o.dir} is up and \`up\` does not change a running stack; asked for ${describeChanges(changes)}. ${howToChange(changes, o.dir)}`);
+      }
+      return { stack: existing, alreadyRunning: true, restarted: false, mapVersion: null };
+    }
+    const fixed = changes.filter((c) => !NGINX_FLAGS.has(c.flag));
+    if (fixed.length > 0) {
+      throw new Error(`the stack in ${o.dir} exists and \`up\` starts it as it was laid out; asked for ${describeChanges(fixed)}. Nothing was started. ${howToChange(fixed, o.dir)}`);
+    }
+    for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked} to NGINX (was ${c.was})`);
+    // Only what was given (resolveLayoutOptions has validated it); absent flags keep the stack's values.
+    const n = existing.nginx;
+    existing.nginx = {
+      ...n,
+      rate: opts.rate ?? n.rate,
+      burst: opts.burst ?? n.burst,
+      anonRate: opts.anonRate ?? n.anonRate,
+      anonBurst: opts.anonBurst ?? n.anonBurst,
+      affinity: opts.affinity ?? n.affinity ?? false,
+    };
     log(`restarting stopped processes: ${dead.join(', ')}`);
     return restart(existing, opts, log);
   }
@@ -83,8 +104,21 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
   return create(o, opts, log);
 }
 
-function dirFlag(dir: string): string {
-  return dir === resolveLayoutOptions().dir ? '' : ` --dir ${dir}`;
+/** What to run instead of `up` with flags that differ from the stack's. */
+function howToChange(changes: FlagChange[], dir: string): string {
+  const flags = new Set(changes.map((c) => c.flag));
+  const hints: string[] = [];
+  if (flags.has('apps')) hints.push('`npx tessera scale --apps N` changes the number of apps of a running stack');
+  if (flags.has('shards')) hints.push('`npx tessera shard add` and `npx tessera reshard` add shards to a running stack');
+  if (flags.has('noAuth')) hints.push('authentication is chosen when a stack is made');
+  if (flags.has('durability')) hints.push(`\`npx tessera shard durability <shard> sync|async${dirFlag(dir)}\` changes a shard's durability on a running stack`);
+  if ([...flags].some((f) => NGINX_FLAGS.has(f))) hints.push(`NGINX settings apply when it starts: \`npm run down${dirFlag(dir, ' --')}\`, then \`up\` with them`);
+  hints.push(`\`npm run down -- --purge${dirFlag(dir)}\` deletes the stack and its data, so that \`up\` can lay out a new one`);
+  return `${hints.join('; ')}.`;
+}
+
+function dirFlag(dir: string, prefix = ''): string {
+  return dir === resolveLayoutOptions().dir ? '' : `${prefix} --dir ${dir}`;
 }
 
 function portClaims(info: StackInfo, only?: Set<string>): PortClaim[] {
@@ -152,6 +186,7 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
   const migrate = opts.migrate ?? (await import('../catalog/migrate.js')).migrate;
   const { mapVersion } = await step(log, `migrating catalog and ${info.shards.length} shards (${info.strategy})`, () =>
     migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
+  if (!opts.migrate) await step(log, 'applying each shard\'s durability (synchronous standbys)', () => applyStackDurability(info));
 
   const auth = stackAuth(info);
   if (await ensureStackKeys(auth)) log(`made a signing key for tokens: ${auth.signingKeyFile} (mode 0600; mint tokens with \`npx tessera token\`)`);

@@ -9,11 +9,22 @@ import { ReplicaSet } from './replicas.js';
 // int8 (bigint) as string: ksids and versions exceed 2^53 or must stay exact.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
+/** Whether a shard's primary serves, or a failover is moving it (see the catalog's `shards.state`). */
+export type ShardState = 'serving' | 'switching' | 'electing';
+
+/** How durable a shard's commits are: `sync` waits for a replica to have each commit. */
+export type Durability = 'sync' | 'async';
+
 /** Where one shard lives, as the catalog records it. */
 export interface ShardEndpoints {
   name: string;
   primaryUrl: string;
   replicaUrls: string[];
+  /** Bumped by every failover. @default 1 */
+  epoch?: number;
+  /** @default `serving` */
+  state?: ShardState;
+  durability?: Durability;
 }
 
 /** Pool settings shared by every shard. */
@@ -62,7 +73,10 @@ export class ShardPools {
   sync(endpoints: ShardEndpoints[]): void {
     for (const ep of endpoints) {
       const current = this.#shards.get(ep.name);
-      if (current && current.endpoints.primaryUrl === ep.primaryUrl && current.endpoints.replicaUrls.join() === ep.replicaUrls.join()) continue;
+      if (current && current.endpoints.primaryUrl === ep.primaryUrl && current.endpoints.replicaUrls.join() === ep.replicaUrls.join()) {
+        current.endpoints = ep; // the state or epoch may have changed
+        continue;
+      }
       if (current) {
         void current.primary.end().catch(() => undefined);
         void current.locks.end().catch(() => undefined);
@@ -108,6 +122,15 @@ export class ShardPools {
   /** The endpoints of a shard. */
   endpoints(shard: string): ShardEndpoints | undefined {
     return this.#shards.get(shard)?.endpoints;
+  }
+
+  /**
+   * Whether a planned failover is moving the shard's primary now: its writes
+   * are fenced and its primary may be stopped, and a caller should wait for
+   * the new primary rather than fail.
+   */
+  switching(shard: string): boolean {
+    return this.#shards.get(shard)?.endpoints.state === 'switching';
   }
 
   /** The breaker state of a shard, for /readyz and metrics. */

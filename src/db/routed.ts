@@ -56,10 +56,11 @@ export class RoutedDb {
    * token for that shard, only a source replayed past the token's position.
    */
   async read<T>(ksid: bigint, fn: (client: pg.ClientBase) => Promise<T>, token?: ConsistencyToken): Promise<RoutedRead<T>> {
-    const shard = this.ownerOf(ksid);
-    const minLsn = token && token.shard === shard ? token.lsn : undefined;
-    const { value, source } = await this.pools.read(shard, fn, minLsn);
-    return { shard, value, source };
+    const { shard, value } = await this.#withOwner(ksid, (shard) => {
+      const minLsn = token && token.shard === shard ? token.lsn : undefined;
+      return this.pools.read(shard, fn, minLsn);
+    });
+    return { shard, value: value.value, source: value.source };
   }
 
   /** Runs `fn` with a client (autocommit) on the primary owning `ksid`. */
@@ -79,6 +80,15 @@ export class RoutedDb {
     return dest.shard;
   }
 
+  /**
+   * Runs `run` on the shard that owns `ksid`, and again (on the owner then)
+   * while the key is between homes: its range moving to another shard (the
+   * fence refuses the write: reload the map), or its shard's primary moving
+   * in a planned failover (writes are fenced, then the old primary stops:
+   * reload the endpoints). Both wait at most `fenceWaitMs`. Retrying is safe:
+   * a fence refuses a write before it changes anything, and once a failover
+   * has fenced the shard no write can commit on the old primary.
+   */
   async #withOwner<T>(ksid: bigint, run: (shard: string) => Promise<T>): Promise<Routed<T>> {
     const deadline = Date.now() + this.opts.fenceWaitMs;
     let pause = 20;
@@ -87,16 +97,19 @@ export class RoutedDb {
       try {
         return { shard, value: await run(shard) };
       } catch (err) {
-        if (!(err instanceof WrongShardError)) throw err;
-        this.opts.onWrongShard?.(shard);
+        const moving = err instanceof WrongShardError;
+        if (!moving && !(this.pools.switching(shard) && err instanceof TesseraError && err.code === 'TESSERA_ERR_SHARD_UNAVAILABLE')) throw err;
+        if (moving) this.opts.onWrongShard?.(shard);
         if (Date.now() >= deadline) {
-          throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', 'the key is moving between shards; retry shortly', { retryAfter: 1, cause: err });
+          const detail = moving ? 'the key is moving between shards; retry shortly' : `shard ${shard} is changing primaries; retry shortly`;
+          throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', detail, { retryAfter: 1, cause: err, shard });
         }
         const before = this.router.map.version;
         await this.reloadMap().catch(() => undefined);
         if (this.router.map.version === before) {
           await sleep(pause);
-          pause = Math.min(pause * 2, 200);
+          // Short: a cutover or a failover ends with a publication the apps hear within milliseconds.
+          pause = Math.min(pause * 2, 100);
         }
       }
     }

@@ -11,7 +11,7 @@ import type { CacheEntry } from '../cache/entry.js';
 import { notFound } from '../cache/entry.js';
 import type { TieredCache } from '../cache/tiered.js';
 import type { ConsistencyToken } from '../db/lsn.js';
-import type { OnShard, ReadThrough, Written } from './user-service.js';
+import type { OnShard, ReadThrough, VersionCheck, Written } from './user-service.js';
 
 /** Cache key of one document. */
 export const documentKey = (userId: string, key: string) => `d:${userId}:${key}`;
@@ -19,15 +19,13 @@ export const documentKey = (userId: string, key: string) => `d:${userId}:${key}`
 const docEntry = (row: DocumentRow | undefined): CacheEntry =>
   row ? { kind: 'data', e: Number(row.created_us), v: Number(row.version), json: JSON.stringify(toDocument(row)) } : notFound();
 
-/** The characters a document key may use: URL-safe without escaping. */
-export const DOCUMENT_KEY_PATTERN = '^[A-Za-z0-9._~:-]{1,200}$';
+/**
+ * The characters a document key may use: URL-safe without escaping. `.` and
+ * `..` are not keys: URL clients resolve such path segments away (even
+ * escaped as `%2E`), so a document under them could never be read back.
+ */
+export const DOCUMENT_KEY_PATTERN = '^(?!\\.{1,2}$)[A-Za-z0-9._~:-]{1,200}$';
 const KEY_RE = new RegExp(DOCUMENT_KEY_PATTERN);
-
-/** Preconditions of a PUT: `ifMatch` a version or `*` (must exist); `ifNoneMatch` `*` (must not exist). */
-export interface PutConditions {
-  ifMatch?: number | '*';
-  ifNoneMatch?: '*';
-}
 
 /** Per-user JSON documents, stored on the user's shard beside the user row. */
 export class DocumentService {
@@ -37,10 +35,13 @@ export class DocumentService {
     private readonly cache: TieredCache,
   ) {}
 
-  /** Stores `value` under `key`. `created` tells 201 from 200. */
-  async put(userId: string, key: string, value: unknown, cond: PutConditions = {}): Promise<Written<{ doc: Document; created: boolean }>> {
+  /**
+   * Stores `value` under `key`. `created` tells 201 from 200. With `check`
+   * (the request's preconditions), the row is locked and checked first.
+   */
+  async put(userId: string, key: string, value: unknown, check?: VersionCheck): Promise<Written<{ doc: Document; created: boolean }>> {
     const ksid = this.router.userKsid(userId);
-    const written = await this.#write(ksid, userId, key, value, cond);
+    const written = await this.#write(ksid, userId, key, value, check);
     const { row } = written.value;
     await this.cache.written(documentKey(userId, key), { e: Number(row.created_us), v: Number(row.version) });
     return {
@@ -50,30 +51,19 @@ export class DocumentService {
     };
   }
 
-  #write(ksid: bigint, userId: string, key: string, value: unknown, cond: PutConditions) {
-    const k = ksidToSql(ksid);
-    const json = JSON.stringify(value);
+  #write(ksid: bigint, userId: string, key: string, value: unknown, check: VersionCheck | undefined) {
+    const params = [ksidToSql(ksid), userId, key, JSON.stringify(value)];
     return this.db.tx(ksid, async ({ client }) => {
-      if (cond.ifMatch !== undefined) {
-        const res = await client.query<DocumentRow>(
-          `UPDATE documents SET value = $4::jsonb, version = version + 1, updated_at = now()
-           WHERE ksid = $1 AND user_id = $2 AND key = $3 AND ($5::bigint IS NULL OR version = $5)
-           RETURNING ${DOCUMENT_COLUMNS}`,
-          [k, userId, key, json, cond.ifMatch === '*' ? null : cond.ifMatch],
-        );
-        const row = res.rows[0];
-        if (!row) throw await this.#preconditionFailure(client, k, userId, key, cond.ifMatch);
-        return { row, created: false };
-      }
       try {
+        if (check) return await this.#conditionalWrite(client, params, check);
+        // Without preconditions: one statement.
         const res = await client.query<DocumentRow & { inserted: boolean }>(
           `INSERT INTO documents (ksid, user_id, key, value) VALUES ($1, $2, $3, $4::jsonb)
-           ON CONFLICT (ksid, user_id, key) DO ${cond.ifNoneMatch === '*' ? 'NOTHING' : 'UPDATE SET value = EXCLUDED.value, version = documents.version + 1, updated_at = now()'}
+           ON CONFLICT (ksid, user_id, key) DO UPDATE SET value = EXCLUDED.value, version = documents.version + 1, updated_at = now()
            RETURNING ${DOCUMENT_COLUMNS}, (xmax = 0) AS inserted`,
-          [k, userId, key, json],
+          params,
         );
-        const row = res.rows[0];
-        if (!row) throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `document ${key} already exists (If-None-Match: *)`);
+        const row = res.rows[0] as DocumentRow & { inserted: boolean };
         return { row, created: row.inserted };
       } catch (err) {
         // The foreign key to users says the user does not exist.
@@ -83,16 +73,37 @@ export class DocumentService {
     });
   }
 
-  async #preconditionFailure(client: pg.PoolClient, k: string, userId: string, key: string, ifMatch: number | '*'): Promise<TesseraError> {
-    const cur = await client.query<{ version: string }>('SELECT version FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3', [k, userId, key]);
-    const user = await client.query('SELECT 1 FROM users WHERE ksid = $1 AND id = $2', [k, userId]);
-    if (user.rowCount === 0) return new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
-    const version = cur.rows[0]?.version;
-    return new TesseraError(
-      'TESSERA_ERR_PRECONDITION_FAILED',
-      version === undefined ? `document ${key} does not exist (If-Match: ${ifMatch})` : `document ${key} is at version ${version}, not ${ifMatch}`,
-      { extra: version === undefined ? {} : { currentVersion: Number(version) } },
-    );
+  /**
+   * Locks the document (or learns it is absent), runs `check` on its
+   * version, then writes. A key created by another request between the look
+   * and the insert is checked again, as it now is.
+   */
+  async #conditionalWrite(client: pg.PoolClient, params: string[], check: VersionCheck): Promise<{ row: DocumentRow; created: boolean }> {
+    const [k, userId, key] = params;
+    for (let round = 0; round < 3; round++) {
+      const cur = await client.query<{ version: string }>('SELECT version FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3 FOR UPDATE', [k, userId, key]);
+      const version = cur.rows[0]?.version;
+      if (version !== undefined) {
+        check(Number(version));
+        const res = await client.query<DocumentRow>(
+          `UPDATE documents SET value = $4::jsonb, version = version + 1, updated_at = now()
+           WHERE ksid = $1 AND user_id = $2 AND key = $3 RETURNING ${DOCUMENT_COLUMNS}`,
+          params,
+        );
+        return { row: res.rows[0] as DocumentRow, created: false };
+      }
+      // A write that would be a 404 without preconditions is a 404 with them.
+      const user = await client.query('SELECT 1 FROM users WHERE ksid = $1 AND id = $2', [k, userId]);
+      if (user.rowCount === 0) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
+      check(undefined);
+      const res = await client.query<DocumentRow>(
+        `INSERT INTO documents (ksid, user_id, key, value) VALUES ($1, $2, $3, $4::jsonb)
+         ON CONFLICT (ksid, user_id, key) DO NOTHING RETURNING ${DOCUMENT_COLUMNS}`,
+        params,
+      );
+      if (res.rows[0]) return { row: res.rows[0], created: true };
+    }
+    throw new TesseraError('TESSERA_ERR_CONFLICT', `document ${key} was changed by concurrent requests; retry`);
   }
 
   /** Reads one document through L1 → L2 → a fresh replica → the primary. */
@@ -112,19 +123,26 @@ export class DocumentService {
     return { ...read, shard: read.shard ?? shard };
   }
 
-  /** Deletes one document; false if there was none. */
-  async delete(userId: string, key: string): Promise<Written<boolean>> {
+  /** Deletes one document; false if there was none. With `check`, the row is locked and checked first. */
+  async delete(userId: string, key: string, check?: VersionCheck): Promise<Written<boolean>> {
     const ksid = this.router.userKsid(userId);
-    const { shard, value, lsn } = await this.db.tx(ksid, ({ client }) =>
-      client.query<{ at: string }>(
+    const params = [ksidToSql(ksid), userId, key];
+    const { shard, value, lsn } = await this.db.tx(ksid, async ({ client }) => {
+      if (check) {
+        const cur = await client.query<{ version: string }>('SELECT version FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3 FOR UPDATE', params);
+        const version = cur.rows[0]?.version;
+        if (version === undefined) return undefined;
+        check(Number(version));
+      }
+      const res = await client.query<{ at: string }>(
         'DELETE FROM documents WHERE ksid = $1 AND user_id = $2 AND key = $3 RETURNING (extract(epoch FROM now()) * 1000000)::int8::text AS at',
-        [ksidToSql(ksid), userId, key],
-      ),
-    );
-    const at = value.rows[0]?.at;
+        params,
+      );
+      return res.rows[0]?.at;
+    });
     // A later incarnation of the key is created after `at`, so this floor refuses only older copies.
-    if (at !== undefined) await this.cache.written(documentKey(userId, key), { e: Number(at), v: 0 });
-    return { shard, value: at !== undefined, token: { shard, lsn } };
+    if (value !== undefined) await this.cache.written(documentKey(userId, key), { e: Number(value), v: 0 });
+    return { shard, value: value !== undefined, token: { shard, lsn } };
   }
 
   /** Lists a user's documents in key order; 404 when the user does not exist. */

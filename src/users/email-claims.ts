@@ -68,7 +68,9 @@ export class EmailClaims {
         try {
           return { locked: true as const, result: await this.#claimLocked(client, ksid, norm, email, userId, write) };
         } finally {
-          await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+          // A session that died (its primary stopped, e.g. in a failover) took its lock with it; the
+          // pool discards the broken client. Failing here would report a create that did commit as failed.
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
         }
       });
       if (outcome.value.locked) return outcome.value.result;

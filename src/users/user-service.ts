@@ -27,6 +27,13 @@ export interface Written<T> extends OnShard<T> {
   token: ConsistencyToken;
 }
 
+/**
+ * A request's preconditions (If-Match, If-None-Match) as a check on the
+ * version of the row it acts on, run while the row is locked; undefined
+ * means the row does not exist. It throws (a 412 problem) when they fail.
+ */
+export type VersionCheck = (version: number | undefined) => void;
+
 /** A read through the caches: the entry (JSON text ready to send) and where it came from. */
 export interface ReadThrough extends CachedRead {
   shard: string;
@@ -155,23 +162,19 @@ export class UserService {
 
   /**
    * Applies a partial update in one transaction that locks the row, so
-   * concurrent updates serialise instead of failing. `ifMatch` (a version)
-   * makes it conditional: a mismatch is 412. A new email is claimed first
+   * concurrent updates serialise instead of failing. `check` (the request's
+   * preconditions) runs on the locked row's version. A new email is claimed first
    * (a claim the user already holds is a no-op); the old one is released
    * after the commit.
    */
-  async patch(id: string, changes: UserChanges, ifMatch?: number): Promise<Written<User>> {
+  async patch(id: string, changes: UserChanges, check?: VersionCheck): Promise<Written<User>> {
     const ksid = this.router.userKsid(id);
     const newEmail = changes.email?.trim();
     const write = () =>
       this.db.tx(ksid, async ({ client }) => {
         const current = await lockUser(client, ksid, id);
         if (!current) throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${id}`);
-        if (ifMatch !== undefined && current.version !== ifMatch) {
-          throw new TesseraError('TESSERA_ERR_PRECONDITION_FAILED', `user ${id} is at version ${current.version}, not ${ifMatch}`, {
-            extra: { currentVersion: current.version },
-          });
-        }
+        check?.(current.version);
         const row = await updateUser(client, ksid, id, current.version, { ...changes, ...(newEmail !== undefined && { email: newEmail }) });
         // The row is locked: the version cannot have moved.
         return { row: row as UserRow, oldEmail: current.email };
@@ -189,10 +192,18 @@ export class UserService {
     return { shard: written.shard, value: user, token: { shard: written.shard, lsn: written.lsn } };
   }
 
-  /** Deletes a user, its documents, then its email claim (reverse of create). */
-  async delete(id: string): Promise<Written<boolean>> {
+  /**
+   * Deletes a user, its documents, then its email claim (reverse of create).
+   * With `check`, the user's row is locked and checked first.
+   */
+  async delete(id: string, check?: VersionCheck): Promise<Written<boolean>> {
     const ksid = this.router.userKsid(id);
     const { shard, value, lsn } = await this.db.tx(ksid, async ({ client }) => {
+      if (check) {
+        const current = await lockUser(client, ksid, id);
+        if (!current) return undefined;
+        check(current.version);
+      }
       // Deleted explicitly (not by cascade) to learn which document keys to invalidate.
       const docs = await client.query<{ key: string; at: string }>(
         `DELETE FROM documents WHERE ksid = $1 AND user_id = $2 RETURNING key, (extract(epoch FROM now()) * 1000000)::int8::text AS at`,

@@ -1,6 +1,6 @@
 // The local-stack launcher on its own small stack (own folder, own ports), so
 // it can stop and restart it without touching the stack the other suites share.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,10 +82,12 @@ describe('local stack launcher', () => {
     expect(status.mapVersions.length).toBe(1);
   });
 
-  it('changes nothing when up runs again on a running stack', async () => {
+  it('changes nothing when up runs again on a running stack, and refuses flags that would change it', async () => {
     const again = await up(options);
     expect(again.alreadyRunning).toBe(true);
     expect(again.stack.apps[0]!.pid).toBe(stack.apps[0]!.pid);
+    await expect(up({ ...options, rate: '50r/s' })).rejects.toThrow(/is up .*--rate 50r\/s \(the stack has 2000r\/s\)/);
+    expect(readStack(dir).nginx.rate).toBe('2000r/s');
   });
 
   it('stops everything on down and brings the same data back on the next up', async () => {
@@ -96,9 +98,19 @@ describe('local stack launcher', () => {
     }
     expect(existsSync(stopped.catalog.dataDir)).toBe(true);
 
-    const restarted = await up(options);
+    // Flags that would change the layout are refused, and nothing starts.
+    await expect(up({ ...options, shards: 3, apps: 2 })).rejects.toThrow(/--shards 3 \(the stack has 2\), --apps 2 \(the stack has 1\).*Nothing was started/);
+    for (const pid of [stopped.nginx.pid, stopped.redis.pid, ...pgInstances(stopped).map((i) => i.pid)]) expect(isAlive(pid)).toBe(false);
+    expect(readStack(dir).shards).toHaveLength(2);
+
+    // NGINX's own settings are applied as it starts again.
+    const restarted = await up({ ...options, rate: '3000r/s', burst: 5000 });
     expect(restarted.restarted).toBe(true);
     stack = restarted.stack;
+    expect(readStack(dir).nginx).toMatchObject({ rate: '3000r/s', burst: 5000 });
+    const conf = readFileSync(stack.nginx.config, 'utf8');
+    expect(conf).toMatch(/rate=3000r\/s;/);
+    expect(conf).toMatch(/burst=5000 nodelay;/);
     const count = await withClient(stack.shards[0]!.primary.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM launcher_probe')).rows[0] as { n: number });
     expect(count.n).toBeGreaterThan(0);
   });

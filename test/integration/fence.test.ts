@@ -10,6 +10,7 @@ import { Router } from '../../src/routing/router.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { loadHasher } from '../../src/routing/strategies/hash.js';
 import { insertUser } from '../../src/users/users-sql.js';
+import { formatToken } from '../../src/db/lsn.js';
 import { call } from '../support/http.js';
 import { testStack, withDb } from '../support/stack.js';
 
@@ -67,8 +68,8 @@ describe('shard fences', () => {
       expect(reloads).toBe(1);
       expect(written.shard).toBe(current.entryFor(ksid).shard);
       expect(written.shard).not.toBe(staleOwner);
-      // The app replicas see the row on its owner.
-      const got = await call('GET', `/v1/users/${id}`);
+      // The app replicas see the row on its owner (read with the write's token: a replica may not have replayed it yet).
+      const got = await call('GET', `/v1/users/${id}`, { headers: { 'x-tessera-consistency': formatToken({ shard: written.shard, lsn: written.lsn }) } });
       expect(got.status).toBe(200);
       expect(got.headers.get('x-tessera-shard')).toBe(written.shard);
     } finally {

@@ -227,10 +227,62 @@ describe('nginx/compose.conf', () => {
     for (const location of ['@rate_limited', '@too_large', '@unavailable']) expect(problemBody(conf, location), location).toEqual(problemBody(local, location));
     expect(conf).toContain('location = /_tessera/400');
     expect(/location ~ \^\/\(metrics\|internal\)[^{]*\{[^}]*\}/.exec(conf)?.[0]).toEqual(/location ~ \^\/\(metrics\|internal\)[^{]*\{[^}]*\}/.exec(local)?.[0]);
-    // Same request-id and rate-limit-key maps and zones.
-    const maps = (c: string) => [...c.matchAll(/^\s*map\s+(\S+)\s+(\S+)\s*\{[^}]*\}/gm)].map((m) => m[0].replace(/\s+/g, ' ')).filter((m) => !m.includes('$tessera_user'));
-    expect(maps(conf)).toHaveLength(2);
+    // Same maps (request id, rate-limit keys, methods) and zones.
+    const maps = (c: string) => [...c.matchAll(/^\s*map\s+(\S+)\s+(\S+)\s*\{[^}]*\}/gm)].map((m) => m[0].trim().replace(/\s+/g, ' ')).filter((m) => !m.includes('$tessera_user'));
+    expect(maps(conf).map((m) => m.split(' ').slice(1, 3).join(' '))).toEqual(expect.arrayContaining(['$http_x_request_id $req_id', '$http_authorization $anonymous_key']));
     expect(maps(conf)).toEqual(maps(local));
     expect(directive(conf, 'limit_req_zone')).toHaveLength(directive(local, 'limit_req_zone').length);
+  });
+});
+
+/** A `# --- <name> ---` … `# --- end of <name> ---` block of a configuration, whitespace-normalised. */
+function block(conf: string, name: string): string | undefined {
+  const start = conf.indexOf(`# --- ${name}`);
+  const end = conf.indexOf(`# --- end of ${name}`);
+  return start < 0 || end < start ? undefined : conf.slice(start, end).replace(/\s+/g, ' ');
+}
+
+/** What NGINX's `map $uri $tessera_allow` gives for a path: the first matching regex, in order. */
+function nginxAllow(conf: string, path: string): string {
+  const body = /map \$uri \$tessera_allow \{([^}]*)\}/.exec(conf)?.[1] ?? '';
+  for (const m of body.matchAll(/^\s*"~([^"]+)"\s+"([^"]*)";/gm)) if (new RegExp(m[1]!).test(path)) return m[2]!;
+  return '';
+}
+
+describe('methods and sizes NGINX answers itself', () => {
+  const local = readFileSync(LOCAL_TEMPLATE, 'utf8');
+  const compose = readFileSync(COMPOSE_CONF, 'utf8');
+
+  it('are configured the same in the local stack and in compose', () => {
+    for (const name of ['methods (maps)', 'methods and sizes (server)', 'methods and sizes (locations)']) {
+      expect(block(local, name), name).toBeDefined();
+      expect(block(compose, name), name).toEqual(block(local, name));
+    }
+    for (const location of ['@method_not_allowed', '@not_found']) expect(problemBody(local, location), location).toMatchObject({ type: 'about:blank', code: expect.stringMatching(/^TESSERA_ERR_/) });
+    expect(directive(local, 'error_page')).toEqual(expect.arrayContaining(['405 = @method_not_allowed', '494 =431 /_tessera/431', '414 /_tessera/414']));
+  });
+
+  it("list in Allow exactly the methods the app's routes allow, path by path", async () => {
+    const { buildApp } = await import('../../src/api/app.js');
+    const { createMetrics } = await import('../../src/observability/metrics.js');
+    const app = await buildApp({
+      users: {} as never,
+      documents: {} as never,
+      probe: { draining: () => false, check: async () => ({ ready: true, detail: {} }) },
+      metrics: createMetrics('nginx-config-test'),
+      limits: { maxDocBytes: 65536, maxProfileBytes: 16384 },
+    });
+    await app.ready();
+    try {
+      const id = '01890000-0000-7000-8000-00000000abcd';
+      const paths = ['/v1/users', '/v1/users/by-email/a@example.com', `/v1/users/${id}`, `/v1/users/${id}/data`, `/v1/users/${id}/data/k.1`, '/healthz', '/readyz', '/openapi.json', '/', '/v2/users', `/v1/users/${id}/data/k/extra`, '/v1/users/by-email'];
+      for (const path of paths) {
+        const res = await app.inject({ method: 'OPTIONS', url: path });
+        const appAllow = res.statusCode === 204 ? String(res.headers.allow) : '';
+        expect(nginxAllow(local, path), path).toBe(appAllow);
+      }
+    } finally {
+      await app.close();
+    }
   });
 });

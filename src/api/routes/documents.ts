@@ -1,14 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
 import { TesseraError } from '../../errors/catalog.js';
 import type { DocumentService } from '../../users/document-service.js';
 import { parseToken } from '../../db/lsn.js';
-import { etagOf, parseIfMatch } from '../etag.js';
+import { etagOf, preconditionsOf, writeCheck } from '../etag.js';
+import { problems } from '../openapi.js';
 import { markWrite, sendRead } from '../reads.js';
-import { NoContent, DocPage, DocParams, Document, IfMatchHeaders, ListDocsQuery, ReadHeaders, UserIdParams } from '../schemas.js';
+import { AnyJson, DEFAULT_LIMIT, NoContent, DocPage, DocParams, Document, ListDocsQuery, ListHeaders, ReadHeaders, UserIdParams, WriteHeaders } from '../schemas.js';
 import { needs } from '../plugins/auth.js';
-
-const problem = { $ref: 'Problem#' };
 
 /** `/v1/users/:id/data`: per-user JSON documents. */
 export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentService; maxDocBytes: number }> = async (app, { documents, maxDocBytes }) => {
@@ -19,21 +17,20 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
       // The raw body limit is the document limit: an oversized value is 413 before parsing.
       bodyLimit: maxDocBytes,
       schema: {
+        operationId: 'putDocument',
         tags: ['documents'],
         summary: 'Store a JSON document under a key',
         params: DocParams,
-        headers: IfMatchHeaders,
-        body: Type.Unknown({ description: 'Any JSON value' }),
-        response: { 200: Document, 201: Document, 404: problem, 412: problem, 413: problem },
+        headers: WriteHeaders,
+        body: AnyJson,
+        response: { 200: Document, 201: Document, ...problems(404, 409, 412, 413, 415) },
       },
     },
     async (req, reply) => {
+      // No body at all is not JSON null (Fastify validates a missing body as null).
+      if (req.body === undefined) throw new TesseraError('TESSERA_ERR_VALIDATION', 'a document needs a JSON body (send null to store null)', { extra: { field: 'body' } });
       const id = req.params.id.toLowerCase();
-      const ifMatch = parseIfMatch(req.headers['if-match']);
-      const { shard, value, token } = await documents.put(id, req.params.key, req.body, {
-        ...(ifMatch !== undefined && { ifMatch }),
-        ...(req.headers['if-none-match'] === '*' && { ifNoneMatch: '*' as const }),
-      });
+      const { shard, value, token } = await documents.put(id, req.params.key, req.body, writeCheck(req.headers, `document ${req.params.key}`));
       return markWrite(reply, shard, token)
         .code(value.created ? 201 : 200)
         .header('etag', etagOf(value.doc.version))
@@ -44,20 +41,41 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
 
   app.get(
     '/v1/users/:id/data/:key',
-    { config: needs.read, schema: { tags: ['documents'], summary: 'Read a document', params: DocParams, headers: ReadHeaders, response: { 200: Document, 404: problem } } },
+    {
+      config: needs.read,
+      schema: {
+        operationId: 'getDocument',
+        tags: ['documents'],
+        summary: 'Read a document',
+        params: DocParams,
+        headers: ReadHeaders,
+        response: { 200: Document, 304: { ...NoContent, description: 'Not modified: the ETag matches If-None-Match' }, ...problems(404, 412) },
+      },
+    },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
+      const pre = preconditionsOf(req.headers);
       const read = await documents.get(id, req.params.key, parseToken(req.headers['x-tessera-consistency']));
-      return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`));
+      return sendRead(reply, read, () => new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`), pre);
     },
   );
 
   app.delete(
     '/v1/users/:id/data/:key',
-    { config: needs.write, schema: { tags: ['documents'], summary: 'Delete a document', params: DocParams, response: { 204: NoContent, 404: problem } } },
+    {
+      config: needs.write,
+      schema: {
+        operationId: 'deleteDocument',
+        tags: ['documents'],
+        summary: 'Delete a document',
+        params: DocParams,
+        headers: WriteHeaders,
+        response: { 204: NoContent, ...problems(404, 412) },
+      },
+    },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { shard, value, token } = await documents.delete(id, req.params.key);
+      const { shard, value, token } = await documents.delete(id, req.params.key, writeCheck(req.headers, `document ${req.params.key}`));
       void markWrite(reply, shard, token);
       if (!value) throw new TesseraError('TESSERA_ERR_DOCUMENT_NOT_FOUND', `no document ${req.params.key} for user ${id}`);
       return reply.code(204).send(null);
@@ -68,12 +86,20 @@ export const documentsRoutes: FastifyPluginAsyncTypebox<{ documents: DocumentSer
     '/v1/users/:id/data',
     {
       config: needs.read,
-      schema: { tags: ['documents'], summary: "List a user's documents", params: UserIdParams, headers: ReadHeaders, querystring: ListDocsQuery, response: { 200: DocPage, 404: problem } },
+      schema: {
+        operationId: 'listDocuments',
+        tags: ['documents'],
+        summary: "List a user's documents",
+        params: UserIdParams,
+        headers: ListHeaders,
+        querystring: ListDocsQuery,
+        response: { 200: DocPage, ...problems(404) },
+      },
     },
     async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const { shard, value } = await documents.list(id, {
-        limit: req.query.limit,
+        limit: req.query.limit ?? DEFAULT_LIMIT,
         ...(req.query.prefix !== undefined && { prefix: req.query.prefix }),
         ...(req.query.cursor !== undefined && { cursor: req.query.cursor }),
         token: parseToken(req.headers['x-tessera-consistency']),

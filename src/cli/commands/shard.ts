@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { addShard } from '../../cluster/shard-add.js';
+import { registerFailover } from './shard-failover.js';
 
 function nonNegativeInt(raw: string): number {
   if (!/^\d+$/.test(raw.trim())) throw new InvalidArgumentError(`--replicas must be a non-negative integer, got "${raw}"`);
@@ -8,7 +9,7 @@ function nonNegativeInt(raw: string): number {
 
 /** `tessera shard add`: a new empty shard in the local stack, ready for `reshard plan --add-shard`. */
 export function register(program: Command): void {
-  const shard = program.command('shard').description('shards of the local stack');
+  const shard = program.command('shard').description('shards of the local stack: add one, move its primary role, see its failovers');
   shard
     .command('add')
     .description('start a new, empty shard (primary + streaming replicas) in the local stack and register it in the catalog')
@@ -19,4 +20,5 @@ export function register(program: Command): void {
       console.log(`${added.name}: primary ${added.primary.url}${added.replicas.map((r) => `, replica ${r.url}`).join('')}`);
       console.log(`next: npx tessera reshard plan --add-shard ${added.name} --apply   (or --split <shard> --to ${added.name})`);
     });
+  registerFailover(shard);
 }

@@ -10,6 +10,11 @@ function int(value: string): number {
   return n;
 }
 
+function durabilityMode(value: string): 'sync' | 'async' {
+  if (value !== 'sync' && value !== 'async') throw new InvalidArgumentError('must be sync or async');
+  return value;
+}
+
 function strategy(value: string): StrategyName {
   if (value !== 'hash' && value !== 'range') throw new InvalidArgumentError('must be hash or range');
   return value;
@@ -25,7 +30,7 @@ export function register(program: Command): void {
     .description(
       'start the local stack as background processes on 127.0.0.1: PostgreSQL catalog, shard primaries with streaming replicas, ' +
         'Redis, app replicas and NGINX; data and logs under --dir. Running it again while the stack is up changes nothing; ' +
-        'on a stopped stack it starts it again as it was (topology flags apply only to a new stack).',
+        'on a stopped stack it starts it again as it was, applying --rate, --burst and --affinity and refusing flags that would change its layout.',
     )
     // No commander defaults: an absent flag must stay undefined so that a restart can tell what was asked for.
     .option('--dir <dir>', 'stack folder', '.tessera')
@@ -42,6 +47,7 @@ export function register(program: Command): void {
     .option('--burst <n>', 'NGINX burst per client address (default 4000)', int)
     .option('--anon-rate <rate>', 'NGINX rate limit per client address for requests without a bearer token (default 20r/s)')
     .option('--anon-burst <n>', 'NGINX burst per client address for requests without a bearer token (default 40)', int)
+    .option('--durability <mode>', 'sync: shard primaries commit only once a replica has the commit (no acknowledged write lost in a failover); async: they do not (default sync)', durabilityMode)
     .option('--no-auth', 'apps without authentication: anyone who reaches the stack can read and change everything (local experiments only)')
     .option('--affinity', 'NGINX sends each user id to one app replica (consistent hash) instead of least connections')
     .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
