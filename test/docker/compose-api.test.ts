@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../support/http.js';
-import { authHeaders } from './support/auth.js';
+import { call } from './support/http.js';
 import { addressOn, composeContext, containersOf, docker, hostnameOf, waitFor, waitHealthy } from './support/compose.js';
 
 let base: string;
 
 async function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; base?: string } = {}) {
-  return call(method, path, { ...opts, base: opts.base ?? base, headers: { ...(await authHeaders()), ...opts.headers } });
+  return call(method, path, { ...opts, base: opts.base ?? base, headers: opts.headers ?? {} });
 }
 
 beforeAll(async () => {

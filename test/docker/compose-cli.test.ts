@@ -6,8 +6,7 @@
  * --compose` runs from the host: compose-edge.test.ts.)
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../support/http.js';
-import { authHeaders } from './support/auth.js';
+import { call } from './support/http.js';
 import { cli, composeContext, waitFor, waitHealthy } from './support/compose.js';
 import { underLoad, type AckedWrite } from './support/load.js';
 
@@ -20,7 +19,7 @@ beforeAll(async () => {
 
 async function readable(w: AckedWrite): Promise<boolean> {
   const path = w.kind === 'user' ? `/v1/users/${w.id}` : `/v1/users/${w.userId}/data/${w.key}`;
-  const res = await call('GET', path, { base, headers: await authHeaders() });
+  const res = await call('GET', path, { base });
   if (res.status !== 200) return false;
   return w.kind === 'user' ? (res.body as { email: string }).email === w.email : JSON.stringify((res.body as { value: unknown }).value) === JSON.stringify(w.value);
 }
@@ -51,7 +50,7 @@ describe('tessera in the cli service', () => {
     const write = await call('POST', '/v1/users', { base, headers: bearer, body: { email: 'scope@example.com', name: 'No' } });
     expect(write.status).toBe(403);
     expect((write.body as { code: string }).code).toMatch(/SCOPE/);
-    const anonymous = await call('GET', `/v1/users/${missing}`, { base });
+    const anonymous = await call('GET', `/v1/users/${missing}`, { base, auth: false });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer realm="tessera", error="invalid_token"/);
   });
@@ -60,7 +59,7 @@ describe('tessera in the cli service', () => {
     const out = cli(['seed', '--users', '40', '--docs-per-user', '1', '--out', '/tmp/seed.json']);
     expect(out).toMatch(/^seeded 40 users and 40 documents at http:\/\/nginx:8080/m);
     // Visible from the host, through the published NGINX.
-    const listed = await call('GET', '/v1/users?limit=100', { base, headers: await authHeaders() });
+    const listed = await call('GET', '/v1/users?limit=100', { base });
     expect(listed.status).toBe(200);
     expect((listed.body as { users: { email: string }[] }).users.filter((u) => u.email.startsWith('seed-')).length).toBeGreaterThan(0);
   });
@@ -68,7 +67,7 @@ describe('tessera in the cli service', () => {
   it('reshard plan --move 40-80 --to shard-b --apply: the range moves under a write load, and every acknowledged write is there after', async () => {
     const users: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await call('POST', '/v1/users', { base, headers: await authHeaders(), body: { email: `reshard-${i}-${Date.now()}@example.com`, name: 'Reshard' } });
+      const res = await call('POST', '/v1/users', { base, body: { email: `reshard-${i}-${Date.now()}@example.com`, name: 'Reshard' } });
       expect(res.status).toBe(201);
       users.push((res.body as { id: string }).id);
     }

@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, type Reply } from '../support/http.js';
-import { authHeaders } from './support/auth.js';
+import { call, type Reply } from './support/http.js';
 import { cli, compose, composeContext, containersOf, docker, waitFor, waitHealthy } from './support/compose.js';
 import { composeUp } from './support/up.js';
 
@@ -20,7 +19,7 @@ interface User {
 let base: string;
 
 async function api(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return call(method, path, { ...opts, base, headers: { ...(await authHeaders()), ...opts.headers } });
+  return call(method, path, { ...opts, base, headers: opts.headers ?? {} });
 }
 
 async function createUsers(n: number, tag: string): Promise<{ user: User; shard: string }[]> {

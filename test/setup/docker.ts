@@ -10,12 +10,13 @@
  * where no registry is reachable, so it is off: the teardown cleans up.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { DOCKER_AUTH } from '../docker/support/auth.js';
 import type { ComposeContext } from '../docker/support/compose.js';
+import { swarmMarker } from '../docker/support/swarm-marker.js';
 import { composeUp } from '../docker/support/up.js';
 
 const ROOT = resolve('.');
@@ -32,6 +33,27 @@ function composeCommand(): string[] {
   if (run('docker', ['compose', 'version'], 15_000).status === 0) return ['docker', 'compose'];
   if (run('docker-compose', ['version'], 15_000).status === 0) return ['docker-compose'];
   throw new Error('no compose tool: `npm test` installs docker-compose (scripts/docker-engine.sh)');
+}
+
+/**
+ * Leaves the Swarm the Swarm suite made, and removes the gateway bridge it
+ * made for it (test/docker/swarm.test.ts says why only now).
+ */
+function leaveOwnSwarm(marker: string): void {
+  if (!existsSync(marker)) return;
+  const made = JSON.parse(readFileSync(marker, 'utf8')) as { ownSwarm: boolean; ownGateway: boolean };
+  if (made.ownSwarm) {
+    const left = run('docker', ['swarm', 'leave', '--force'], 60_000);
+    if (left.status !== 0) log(`swarm leave failed:\n${left.out}`);
+  }
+  if (made.ownGateway) {
+    // Its last endpoint goes with the Swarm, a moment after.
+    for (let attempt = 0; attempt < 30; attempt++) {
+      if (run('docker', ['network', 'rm', 'docker_gwbridge'], 30_000).status === 0) return;
+      spawnSync('sleep', ['1']);
+    }
+    log('docker_gwbridge could not be removed');
+  }
 }
 
 function log(line: string): void {
@@ -76,6 +98,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     const down = run(cmd!, [...pre, ...composeArgs, '--profile', 'cli', 'down', '-v', '--remove-orphans', '--timeout', '20'], 180_000);
     if (down.status !== 0) log(`down failed:\n${down.out}`);
+    leaveOwnSwarm(swarmMarker(envFile));
     rmSync(scratch, { recursive: true, force: true });
   };
 

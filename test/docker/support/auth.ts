@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { readSigningKey } from '../../../src/auth/keys.js';
 import { mintToken } from '../../../src/auth/mint.js';
 import { SCOPES } from '../../../src/auth/scopes.js';
-import { composeContext } from './compose.js';
 
 /** What the suite's stacks run with. */
 export const DOCKER_AUTH: 'jwt' | 'off' = 'jwt';
@@ -18,6 +17,8 @@ let headers: Promise<Record<string, string>> | undefined;
 
 async function mintHeaders(): Promise<Record<string, string>> {
   if (DOCKER_AUTH === 'off') return {};
+  // Imported here, not above: the global setup reads DOCKER_AUTH, and it may not import vitest.
+  const { composeContext } = await import('./compose.js');
   const key = await readSigningKey(join(composeContext().secretsDir, 'signing-key.jwk'));
   // Long enough for the whole suite; a client id of its own, so that its rate-limit budget is its own.
   const token = await mintToken(key, { scopes: [...SCOPES], clientId: `tessera-docker-tests-${process.pid}`, ttlSeconds: 4 * 3600 });
