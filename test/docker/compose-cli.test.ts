@@ -56,12 +56,20 @@ describe('tessera in the cli service', () => {
   });
 
   it('seed: users and documents through NGINX', async () => {
-    const out = cli(['seed', '--users', '40', '--docs-per-user', '1', '--out', '/tmp/seed.json']);
-    expect(out).toMatch(/^seeded 40 users and 40 documents at http:\/\/nginx:8080/m);
+    // --out /dev/stdout: the ids come back on the command's output, first, as one JSON line.
+    const [file, summary] = cli(['seed', '--users', '40', '--docs-per-user', '1', '--out', '/dev/stdout']).trim().split('\n');
+    expect(summary).toMatch(/^seeded 40 users and 40 documents at http:\/\/nginx:8080/);
+    const seeded = JSON.parse(file!) as { users: { id: string; email: string }[] };
+    expect(seeded.users).toHaveLength(40);
     // Visible from the host, through the published NGINX.
-    const listed = await call('GET', '/v1/users?limit=100', { base });
-    expect(listed.status).toBe(200);
-    expect((listed.body as { users: { email: string }[] }).users.filter((u) => u.email.startsWith('seed-')).length).toBeGreaterThan(0);
+    for (const u of seeded.users.slice(0, 5)) {
+      const res = await waitFor(`seeded user ${u.id} readable`, 10_000, async () => {
+        const r = await call('GET', `/v1/users/${u.id}`, { base });
+        return r.status === 200 ? r : undefined;
+      });
+      expect(res.body).toMatchObject({ id: u.id, email: u.email });
+      expect((await call('GET', `/v1/users/${u.id}/data/seed.doc-0`, { base })).status).toBe(200);
+    }
   });
 
   it('reshard plan --move 40-80 --to shard-b --apply: the range moves under a write load, and every acknowledged write is there after', async () => {

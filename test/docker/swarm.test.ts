@@ -157,7 +157,8 @@ describe('docker-stack.yml on a single-node Swarm', () => {
   });
 
   it('scales the apps from 2 to 4 with `tessera scale --swarm`, and the edge reaches all four', async () => {
-    expect(appTaskContainers()).toHaveLength(2);
+    await waitFor('2 running app tasks', 60_000, () => (appTaskContainers().length === 2 ? true : undefined), 500)
+      .catch((err: Error) => { throw new Error(`${err.message}\n${docker(['service', 'ps', '--no-trunc', `${STACK}_app`])}`); });
     const out = sh(process.execPath, [join(composeContext().root, 'bin', 'tessera.mjs'), 'scale', '--apps', '4', '--swarm', STACK], { timeoutMs: 180_000 });
     expect(out).toMatch(/^4 app replicas running and healthy/m);
     const hostnames = appTaskContainers().map((id) => id.slice(0, 12)).sort();
