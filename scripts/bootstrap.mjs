@@ -37,6 +37,11 @@ const wanted = [
 // The test suite also validates docker-compose.yml with the compose tool.
 const withTools = process.argv.includes('--with-tools');
 if (withTools) wanted.push(['docker-compose', 'docker-compose']);
+// The Docker suite: the engine, and mmdebstrap for the base image where no
+// registry is reachable. TESSERA_SKIP_DOCKER=1 (a developer's choice; CI
+// never sets it) leaves Docker alone.
+const withDocker = withTools && process.env.TESSERA_SKIP_DOCKER !== '1';
+if (withDocker) wanted.push(['dockerd', 'docker.io'], ['mmdebstrap', 'mmdebstrap']);
 const missing = wanted.filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -59,10 +64,9 @@ if (missing.length > 0) {
 }
 
 // The Docker suite (test/docker/) needs a running engine and the base image:
-// scripts/docker-engine.sh installs and starts what is missing (as root) and
-// builds the base from Debian's packages. TESSERA_SKIP_DOCKER=1 (a
-// developer's choice; CI never sets it) leaves Docker alone.
-if (withTools && process.env.TESSERA_SKIP_DOCKER !== '1') {
+// scripts/docker-engine.sh starts dockerd when none answers (as root) and
+// builds the base from Debian's packages when it is absent.
+if (withDocker) {
   log('checking the Docker engine and the base image (scripts/docker-engine.sh)');
   execFileSync('bash', [join(root, 'scripts', 'docker-engine.sh')], { cwd: root, stdio: 'inherit' });
 }

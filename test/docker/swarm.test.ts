@@ -13,7 +13,7 @@
  * (the compose stack's NGINX), and they come back only when recreated.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/http.js';
@@ -164,6 +164,18 @@ describe('docker-stack.yml on a single-node Swarm', () => {
     const hostnames = appTaskContainers().map((id) => id.slice(0, 12)).sort();
     expect(hostnames).toHaveLength(4);
     await waitFor('the edge reaches all four apps', 60_000, async () => ([...(await servedBy(40))].sort().join() === hostnames.join() ? true : undefined), 200);
+  });
+
+  it('answers `tessera status` from a one-off container on its attachable backend network (as the README shows)', () => {
+    const out = sh('docker', [
+      'run', '--rm', '--network', `${STACK}_backend`,
+      '-e', 'TESSERA_CATALOG_URL=postgres://tessera@catalog:5432/tessera_catalog',
+      '-e', `PGPASSWORD=${readFileSync(join(composeContext().secretsDir, 'db_password'), 'utf8').trim()}`,
+      'tessera/app:local', 'tessera', 'status',
+    ], { timeoutMs: 60_000 });
+    expect(out).toMatch(/ok {3}shard-a primary shard-a:5432 +accepting writes, 1 replica\(s\) streaming/);
+    expect(out).toMatch(/ok {3}shard-b replica shard-b-replica:5432 +in recovery, streaming/);
+    expect(out).toMatch(/^apps: 4 live/m);
   });
 
   it('replaces an app task that is killed', async () => {
