@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { startNginx, stopNginx, type AppInfo, type NginxInfo, type StackInfo } from '../src/cluster/index.js';
-import { BENCH_STACK } from './stack.js';
+import { PROJECT_ROOT, startNginx, stopNginx, type AppInfo, type NginxInfo, type StackInfo } from '../src/cluster/index.js';
+import { BENCH_PORT_OFFSET, BENCH_STACK } from './stack.js';
 
 export type BaselineName = 'bare' | 'redis-get' | 'pg-select' | 'pg-insert';
 
-const PORTS: Record<BaselineName, number> = { bare: 14101, 'redis-get': 14102, 'pg-select': 14103, 'pg-insert': 14104 };
-const NGINX_PORT = 18881;
+const PORTS: Record<BaselineName, number> = { bare: 14101 + BENCH_PORT_OFFSET, 'redis-get': 14102 + BENCH_PORT_OFFSET, 'pg-select': 14103 + BENCH_PORT_OFFSET, 'pg-insert': 14104 + BENCH_PORT_OFFSET };
+const NGINX_PORT = 18881 + BENCH_PORT_OFFSET;
 
 export interface Running {
   url: string;
@@ -94,11 +94,18 @@ export async function stopLeftoverBaselineNginx(dir: string): Promise<void> {
   await stopNginx(baselineNginxInfo(dir));
 }
 
-/** An NGINX with the stack's template, one worker, proxying to the bare baseline. */
-export async function startBaselineNginx(stack: StackInfo, bareUrl: string): Promise<Running> {
+/**
+ * An NGINX with one worker proxying to the bare baseline: with the stack's
+ * own template (`tessera`: JSON access log, rate limits, request ids, error
+ * pages), or with the least a keep-alive reverse proxy needs (`minimal`: no
+ * log, no limits, one location), the ceiling the stack's config is held to.
+ */
+export async function startBaselineNginx(stack: StackInfo, bareUrl: string, config: 'tessera' | 'minimal' = 'tessera'): Promise<Running> {
   const info = baselineNginxInfo(stack.dir);
   const port = Number(new URL(bareUrl).port);
   const upstream: AppInfo = { id: 'bare', url: bareUrl, port, pid: 0, log: '' };
-  info.pid = await startNginx(info, [upstream]);
+  info.pid = await startNginx(info, [upstream], config === 'minimal' ? MINIMAL_TEMPLATE : undefined);
   return { url: info.url, pid: info.pid, stop: () => stopNginx(info) };
 }
+
+const MINIMAL_TEMPLATE = join(PROJECT_ROOT, 'bench', 'baselines', 'nginx-minimal.conf.template');

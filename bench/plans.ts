@@ -22,6 +22,8 @@ export type WorkloadKind = 'get' | 'create' | 'put';
 export interface Plan {
   id: CaseId;
   config: AppConfig;
+  /** The shards' durability for the case. @default `sync` (as shipped) */
+  durability?: 'sync' | 'async';
   via: 'direct' | 'nginx';
   apps: 1 | 2 | 4;
   workload: WorkloadKind;
@@ -44,6 +46,8 @@ export const PLANS: readonly Plan[] = [
   { id: 'create-nginx', config: 'default', via: 'nginx', apps: 1, workload: 'create' },
   { id: 'put-doc', config: 'default', via: 'direct', apps: 1, workload: 'put' },
   { id: 'put-doc-nginx', config: 'default', via: 'nginx', apps: 1, workload: 'put' },
+  { id: 'create-async', config: 'default', via: 'direct', apps: 1, workload: 'create', durability: 'async' },
+  { id: 'put-doc-async', config: 'default', via: 'direct', apps: 1, workload: 'put', durability: 'async' },
 ];
 
 export function planOf(id: CaseId): Plan | undefined {

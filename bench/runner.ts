@@ -23,6 +23,9 @@ import { BENCH_STACK, restartApp, routeNginxTo, startBenchStack, stopBenchStack 
 import { readCounts, tierShares } from './tiers.js';
 import type { Workload } from './workload.js';
 import { readSigningKey } from '../src/auth/keys.js';
+import { CatalogStore } from '../src/catalog/store.js';
+import { setDurability } from '../src/failover/durability.js';
+import { slotName } from '../src/cluster/layout.js';
 import { mintToken } from '../src/auth/mint.js';
 import { SCOPES } from '../src/auth/scopes.js';
 
@@ -66,6 +69,8 @@ interface Ctx {
   l1Warm: Set<string>;
   l2Warm: boolean;
   nginxApps: number;
+  /** The shards' durability now. */
+  durability: 'sync' | 'async';
   /** The bearer token every request sends (a service token with every scope, from the bench stack's key). */
   headers: Record<string, string>;
 }
@@ -86,6 +91,19 @@ function workloadFor(kind: 'get' | 'create' | 'put', ctx: Ctx): Workload {
 async function token(stack: StackInfo): Promise<string> {
   if (!stack.auth || stack.auth.mode !== 'jwt') throw new Error('the bench stack has no signing key');
   return mintToken(await readSigningKey(stack.auth.signingKeyFile), { scopes: [...SCOPES], clientId: 'bench', ttlSeconds: 24 * 3600 });
+}
+
+/** Makes every shard of the bench stack `sync` or `async`, in the catalog and on its primary. */
+async function setStackDurability(stack: StackInfo, durability: 'sync' | 'async'): Promise<void> {
+  const catalog = new CatalogStore(stack.catalog.url, { applicationName: 'tessera-bench' });
+  try {
+    for (const s of stack.shards) {
+      const replicas = s.replicas.map((r) => ({ name: r.name, url: r.url, slot: r.slot ?? slotName(r.name) }));
+      await setDurability(catalog, s.name, durability, replicas);
+    }
+  } finally {
+    await catalog.close();
+  }
 }
 
 /** Every server process of the run now: the stack's and the baselines'. */
@@ -149,14 +167,16 @@ async function withBaseline<T>(ctx: Ctx, name: BaselineName, fn: (b: Running) =>
 }
 
 async function runCeilings(ctx: Ctx, want: Set<CaseId>): Promise<void> {
-  if (want.has('bare') || want.has('nginx-bare')) {
+  if (want.has('bare') || want.has('nginx-bare') || want.has('nginx-minimal')) {
     await withBaseline(ctx, 'bare', async (b) => {
       if (want.has('bare')) await measure(ctx, 'bare', b.url, workloadFor('get', ctx));
-      if (want.has('nginx-bare')) {
-        const ngx = await startBaselineNginx(ctx.stack, b.url);
+      // The minimal proxy and Tessera's config, back to back in front of the same handler.
+      for (const [id, config] of [['nginx-minimal', 'minimal'], ['nginx-bare', 'tessera']] as const) {
+        if (!want.has(id)) continue;
+        const ngx = await startBaselineNginx(ctx.stack, b.url, config);
         ctx.baselinePids.push(ngx.pid);
         try {
-          await measure(ctx, 'nginx-bare', ngx.url, workloadFor('get', ctx));
+          await measure(ctx, id, ngx.url, workloadFor('get', ctx));
         } finally {
           await ngx.stop();
           ctx.baselinePids.pop();
@@ -197,7 +217,7 @@ async function configure(ctx: Ctx, plan: Plan, cpuProfDir?: string): Promise<voi
   // Only app-1's L1 is swept full: sweeping every replica costs minutes at
   // 100,000 users. The replicas added for the 2- and 4-app cases fill their L1
   // from L2 during warm-up and the run ("served by" shows the L2 share left).
-  if (plan.config === 'l1' && !ctx.l1Warm.has(app1.id)) {
+  if ((plan.config === 'l1' || plan.config === 'l1-open') && !ctx.l1Warm.has(app1.id)) {
     await sweep(ctx, app1);
     ctx.l1Warm.add(app1.id);
     ctx.l2Warm = true;
@@ -205,6 +225,12 @@ async function configure(ctx: Ctx, plan: Plan, cpuProfDir?: string): Promise<voi
   if (plan.config === 'l2' && !ctx.l2Warm) {
     await sweep(ctx, app1);
     ctx.l2Warm = true;
+  }
+  const durability = plan.durability ?? 'sync';
+  if (ctx.durability !== durability) {
+    ctx.opts.log(`shards → ${durability}`);
+    await setStackDurability(ctx.stack, durability);
+    ctx.durability = durability;
   }
   if (plan.via === 'nginx' && ctx.nginxApps !== plan.apps) {
     await routeNginxTo(ctx.stack, plan.apps);
@@ -303,7 +329,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       writeConnections: opts.writeConnections ?? 8,
       baselinePids: [],
       results, memory,
-      app1Config: 'l1', l1Warm: new Set(), l2Warm: false, nginxApps: stack.apps.length,
+      app1Config: 'l1', l1Warm: new Set(), l2Warm: false, nginxApps: stack.apps.length, durability: 'sync',
       headers: { authorization: `Bearer ${await token(stack)}` },
     };
     await runCeilings(ctx, want);

@@ -12,6 +12,13 @@ import { appEnv, stackWiring, type AppWiring } from '../src/cluster/app.js';
 import { down, reloadNginx, startApp, stopApp, up, waitAppReady, writeStack, type AppInfo, type StackInfo } from '../src/cluster/index.js';
 import type { ProgressSink } from '../src/cluster/progress.js';
 
+/**
+ * TESSERA_BENCH_PORT_OFFSET moves every port of the run (stack and
+ * baselines), for two runs on one machine (the test suite's run of the
+ * short benchmark beside a developer's).
+ */
+export const BENCH_PORT_OFFSET = Number(process.env.TESSERA_BENCH_PORT_OFFSET ?? 0);
+
 export const BENCH_STACK = {
   dir: resolve('.tessera-bench'),
   shards: 2,
@@ -19,11 +26,11 @@ export const BENCH_STACK = {
   /** Enough for the 1-, 2- and 4-replica cases. */
   apps: 4,
   strategy: 'hash' as const,
-  port: 18880,
+  port: 18880 + BENCH_PORT_OFFSET,
   // Below the kernel's ephemeral range (32768+), where an outgoing connection can hold a port for a moment.
-  pgBasePort: 26020,
-  redisPort: 17090,
-  appBasePort: 14001,
+  pgBasePort: 26020 + BENCH_PORT_OFFSET,
+  redisPort: 17090 + BENCH_PORT_OFFSET,
+  appBasePort: 14001 + BENCH_PORT_OFFSET,
   // One worker: NGINX shares the server core(s) with everything else.
   nginxWorkers: 1,
   // The stack's per-client limit_req stays in the config (its cost is part of

@@ -44,7 +44,16 @@ export function localFailoverHost(dir: string, ctx: PgContext): ShardHost {
     },
 
     async stop(inst, mode) {
-      await stopInstance(ctx, find(inst.name), mode);
+      const i = find(inst.name);
+      const pid = runningPgPid(i.dataDir);
+      if (pid && mode === 'fast') {
+        // SIGINT is what `pg_ctl stop -m fast` sends; pg_ctl then checks ten times a second, and a
+        // planned failover's writes wait for this stop, so the exit is watched more closely here.
+        process.kill(pid, 'SIGINT');
+        const deadline = Date.now() + 60_000;
+        while (runningPgPid(i.dataDir) === pid && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      }
+      await stopInstance(ctx, i, mode);
     },
 
     async restorePrimary(inst) {

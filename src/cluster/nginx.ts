@@ -54,9 +54,9 @@ export function renderNginxConfig(template: string, info: NginxInfo, apps: AppIn
   return out;
 }
 
-/** Renders the config for `apps` into `info.config` and checks it with `nginx -t`. */
-export async function writeNginxConfig(info: NginxInfo, apps: AppInfo[]): Promise<void> {
-  const rendered = renderNginxConfig(await readFile(NGINX_TEMPLATE, 'utf8'), info, apps);
+/** Renders the config for `apps` into `info.config` and checks it with `nginx -t`. `template`: another one (benchmark ceilings). */
+export async function writeNginxConfig(info: NginxInfo, apps: AppInfo[], template = NGINX_TEMPLATE): Promise<void> {
+  const rendered = renderNginxConfig(await readFile(template, 'utf8'), info, apps);
   for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(info.prefix, 'tmp', sub), { recursive: true });
   await mkdir(dirname(info.errorLog), { recursive: true });
   await mkdir(dirname(info.config), { recursive: true });
@@ -87,8 +87,8 @@ export async function nginxReachable(info: NginxInfo, timeoutMs = 1000): Promise
 }
 
 /** Renders the config, starts NGINX (it daemonizes) and waits until it answers; returns the master pid. */
-export async function startNginx(info: NginxInfo, apps: AppInfo[]): Promise<number> {
-  await writeNginxConfig(info, apps);
+export async function startNginx(info: NginxInfo, apps: AppInfo[], template?: string): Promise<number> {
+  await writeNginxConfig(info, apps, template);
   const running = runningNginxPid(info);
   if (running) {
     await run(nginxBin(), [...baseArgs(info), '-s', 'reload']);

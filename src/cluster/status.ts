@@ -7,6 +7,8 @@ import { probeReady } from './app.js';
 import { processStates } from './liveness.js';
 import { upstreamPorts } from './layout.js';
 import { nginxReachable } from './nginx.js';
+import { syncStandbys } from '../failover/pg-ops.js';
+import { withClient } from './pg-instance.js';
 import { isInRecovery, replicationRows, type ReplicationRow } from './pg-replication.js';
 import { pingRedis } from './redis.js';
 import type { PgInstanceInfo, StackInfo } from './stack-file.js';
@@ -28,12 +30,30 @@ export interface ComponentHealth {
   lagBytes?: number | null;
 }
 
+/** One shard as stack.json and the catalog describe it. */
+export interface ShardStatus {
+  name: string;
+  ranges: string[];
+  /** Instance name of the primary now (a failover may have moved it). */
+  primary: string;
+  replicas: string[];
+  /** From the catalog; absent when the catalog does not answer. */
+  epoch?: number;
+  state?: string;
+  durability?: string;
+  /** The primary's synchronous standbys (`ANY 1 (…)`), empty when commits do not wait. */
+  syncStandbys?: string;
+  failovers?: number;
+  /** Replicas an emergency failover demoted, waiting for `tessera shard rejoin`. */
+  pendingRejoin: string[];
+}
+
 /** Result of {@link collectStatus}. */
 export interface StackStatus {
   dir: string;
   strategy: string;
   startedAt: string;
-  shards: { name: string; ranges: string[]; primary: string; replicas: string[] }[];
+  shards: ShardStatus[];
   /** Distinct map versions the apps report (one when they agree). */
   mapVersions: number[];
   components: ComponentHealth[];
@@ -41,8 +61,9 @@ export interface StackStatus {
   healthy: boolean;
 }
 
-async function pgHealth(inst: PgInstanceInfo, pid: number | null, role: 'primary' | 'replica' | 'catalog', rows?: ReplicationRow[], slot?: string): Promise<ComponentHealth> {
+async function pgHealth(inst: PgInstanceInfo, pid: number | null, role: 'primary' | 'replica' | 'catalog', rows?: ReplicationRow[], slot?: string, pending = false): Promise<ComponentHealth> {
   const base = { name: inst.name, kind: 'postgres' as const, port: inst.port, pid };
+  if (pending && !pid) return { ...base, ok: false, detail: 'demoted by an emergency failover; `tessera shard rejoin` brings it back' };
   if (!pid) return { ...base, ok: false, detail: 'not running' };
   try {
     const inRecovery = await isInRecovery(inst.url);
@@ -68,7 +89,7 @@ export async function collectStatus(info: StackInfo): Promise<StackStatus> {
   for (const shard of info.shards) {
     const rows = pidOf(shard.primary.name) ? await replicationRows(shard.primary.url).catch(() => []) : [];
     pgChecks.push(pgHealth(shard.primary, pidOf(shard.primary.name), 'primary', rows));
-    for (const r of shard.replicas) pgChecks.push(pgHealth(r, pidOf(r.name), 'replica', rows, r.slot));
+    for (const r of shard.replicas) pgChecks.push(pgHealth(r, pidOf(r.name), 'replica', rows, r.slot, r.pendingRejoin === true));
   }
   const redisCheck = (async (): Promise<ComponentHealth> => {
     const pid = pidOf('redis');
@@ -90,17 +111,56 @@ export async function collectStatus(info: StackInfo): Promise<StackStatus> {
     return { name: 'nginx', kind: 'nginx', port: info.nginx.port, pid, ok: reachable, detail: !pid ? 'not running' : reachable ? `reachable at ${info.nginx.url}; ${info.apps.length} of ${upstreamPorts(info.nginx, info.apps).length} app slots in use` : 'not answering' };
   })();
 
-  const components = await Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck]);
+  const [components, catalogShards] = await Promise.all([Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck]), catalogView(info)]);
   const mapVersions = [...new Set(components.flatMap((c) => (c.mapVersion === undefined ? [] : [c.mapVersion])))].sort((a, b) => a - b);
   return {
     dir: info.dir,
     strategy: info.strategy,
     startedAt: info.startedAt,
-    shards: info.shards.map((s) => ({ name: s.name, ranges: s.ranges, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
+    shards: info.shards.map((s) => ({
+      name: s.name, ranges: s.ranges, primary: s.primary.name, replicas: s.replicas.map((r) => r.name),
+      pendingRejoin: s.replicas.filter((r) => r.pendingRejoin).map((r) => r.name),
+      ...catalogShards.get(s.name),
+    })),
     mapVersions,
     components,
     healthy: components.every((c) => c.ok),
   };
+}
+
+/** Each shard's epoch, state, durability, synchronous standbys and failover count, per the catalog and its primary. */
+async function catalogView(info: StackInfo): Promise<Map<string, Partial<ShardStatus>>> {
+  const out = new Map<string, Partial<ShardStatus>>();
+  try {
+    await withClient(info.catalog.url, async (c) => {
+      const { rows } = await c.query<{ name: string; epoch: string; state: string; durability: string; primary_url: string; failovers: string }>(
+        `SELECT s.name, s.epoch::text, s.state, s.durability, s.primary_url,
+                (SELECT count(*) FROM shard_failovers f WHERE f.shard = s.name)::text AS failovers
+           FROM shards s`,
+      );
+      for (const r of rows) out.set(r.name, { epoch: Number(r.epoch), state: r.state, durability: r.durability, failovers: Number(r.failovers) });
+      await Promise.all(rows.map(async (r) => {
+        const sync = await syncStandbys(r.primary_url).catch(() => undefined);
+        if (sync !== undefined) out.get(r.name)!.syncStandbys = sync;
+      }));
+    }, 3000);
+  } catch {
+    // A catalog that does not answer shows in the components; the shards then show what stack.json says.
+  }
+  return out;
+}
+
+function shardLine(sh: ShardStatus): string {
+  const facts = [
+    sh.epoch !== undefined ? `epoch ${sh.epoch}` : '',
+    sh.state !== undefined && sh.state !== 'serving' ? sh.state.toUpperCase() : '',
+    sh.durability !== 'sync' ? sh.durability ?? ''
+      : sh.syncStandbys ? `sync: ${sh.syncStandbys}`
+        : sh.replicas.length === 0 ? 'sync, but no replica: commits do not wait' : 'sync, but no synchronous standby set: commits do not wait',
+    sh.failovers ? `${sh.failovers} failover(s): tessera shard history ${sh.name}` : '',
+    sh.pendingRejoin.length ? `waiting for rejoin: ${sh.pendingRejoin.join(', ')}` : '',
+  ].filter(Boolean);
+  return `  ${sh.name.padEnd(10)} ${sh.ranges.join(',').padEnd(12)} primary ${sh.primary}${sh.replicas.length ? `, replicas ${sh.replicas.join(', ')}` : ''}${facts.length ? ` (${facts.join('; ')})` : ''}`;
 }
 
 /** A plain-text report of {@link collectStatus}'s result, for a terminal. */
@@ -109,7 +169,7 @@ export function formatStatus(s: StackStatus): string {
     `stack ${s.dir} (started ${s.startedAt}), strategy ${s.strategy}`,
     `shard map: ${s.mapVersions.length === 0 ? 'unknown (no app reported one)' : s.mapVersions.length === 1 ? `v${s.mapVersions[0]}` : `apps disagree: ${s.mapVersions.map((v) => `v${v}`).join(', ')}`}`,
     'shards:',
-    ...s.shards.map((sh) => `  ${sh.name.padEnd(10)} ${sh.ranges.join(',').padEnd(12)} primary ${sh.primary}${sh.replicas.length ? `, replicas ${sh.replicas.join(', ')}` : ''}`),
+    ...s.shards.map(shardLine),
     'processes:',
   ];
   const width = Math.max(...s.components.map((c) => c.name.length));

@@ -36,8 +36,8 @@ export function isUnavailable(err: unknown): boolean {
   const code = sqlState(err);
   if (code && (UNAVAILABLE_SQLSTATES.has(code) || NETWORK_CODES.has(code))) return true;
   const msg = err instanceof Error ? err.message : '';
-  // pg reports pool and connect timeouts without a code.
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout/i.test(msg);
+  // pg reports pool and connect timeouts, and queries on a client whose connection died, without a code.
+  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout|not queryable/i.test(msg);
 }
 
 /** Maps a driver error on `shard` to the error the caller should see. */

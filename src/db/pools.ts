@@ -15,6 +15,21 @@ export type ShardState = 'serving' | 'switching' | 'electing';
 /** How durable a shard's commits are: `sync` waits for a replica to have each commit. */
 export type Durability = 'sync' | 'async';
 
+/**
+ * Listens for errors on a client checked out of a pool. A connection the
+ * server ends while the client is checked out but between queries (a
+ * session holding an email claim's lock while the user is written elsewhere,
+ * when a failover stops the primary) emits 'error' on the client, and with
+ * no listener that is an uncaught exception that takes the process down. The
+ * next query on it fails instead, and the caller handles that. Returns the
+ * detach function, to call before the client goes back to the pool.
+ */
+export function guard(client: pg.PoolClient): () => void {
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  return () => void client.removeListener('error', ignore);
+}
+
 /** Where one shard lives, as the catalog records it. */
 export interface ShardEndpoints {
   name: string;
@@ -110,7 +125,8 @@ export class ShardPools {
       application_name: this.settings.applicationName,
     });
     // An idle client that loses its server emits here; unhandled it would crash the process.
-    pool.on('error', (err) => this.log.warn({ err, shard }, 'idle connection to shard failed'));
+    // The error alone: pino would serialise the whole client hanging off it.
+    pool.on('error', (err) => this.log.warn({ shard, error: err.message, code: (err as { code?: string }).code }, 'idle connection to shard failed'));
     return pool;
   }
 
@@ -160,12 +176,15 @@ export class ShardPools {
       sp.breaker.failure();
       throw mapDbError(shard, err);
     }
+    const detach = guard(client);
     try {
       const result = await fn(client);
+      detach();
       client.release();
       sp.breaker.success();
       return result;
     } catch (err) {
+      detach();
       const broken = isUnavailable(err);
       client.release(broken ? (err as Error) : undefined);
       if (broken) sp.breaker.failure();
@@ -208,12 +227,16 @@ export class ShardPools {
     const replica = sp?.replicas.pick(minLsn);
     if (sp && replica) {
       let client: pg.PoolClient | undefined;
+      let detach = () => undefined as void;
       try {
         client = await replica.pool.connect();
+        detach = guard(client);
         const value = await fn(client);
+        detach();
         client.release();
         return { value, source: 'replica' };
       } catch (err) {
+        detach();
         client?.release(err as Error);
         // Any replica failure, including a query cancelled by a recovery
         // conflict, is retried on the primary; only an unreachable replica is banned.

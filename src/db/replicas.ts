@@ -54,7 +54,8 @@ export class ReplicaSet {
         keepAlive: true,
         application_name: opts.applicationName,
       });
-      pool.on('error', (err) => opts.log.warn({ err, shard, replica: i }, 'idle connection to replica failed'));
+      // The error alone: pino would serialise the whole client hanging off it.
+      pool.on('error', (err) => opts.log.warn({ shard, replica: i, error: err.message, code: (err as { code?: string }).code }, 'idle connection to replica failed'));
       const name = `${shard}-r${i + 1}`;
       return { name, url, pool, status: { name, reachable: false, replayLsn: 0n, lagBytes: 0, lagMs: Number.POSITIVE_INFINITY } };
     });

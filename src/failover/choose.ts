@@ -50,7 +50,8 @@ export function choose(candidates: Candidate[], opts: { to?: string; shard: stri
     const why = missing > 0n
       ? `it received ${mib(missing)} less WAL than ${best.inst.name} (${formatLsn(chosen.pos!.received)} < ${formatLsn(key(best))}): promoting it would lose those commits`
       : `it is ${mib(behind)} behind (limit ${mib(BigInt(opts.maxLagBytes))})`;
-    throw new FailoverInputError(`${chosen.inst.name} should not be promoted: ${why}; pass --force to promote it anyway${opts.to === undefined ? '' : `, or leave out --to to promote ${best.inst.name}`}`);
+    const other = opts.to !== undefined && best !== chosen ? `, or leave out --to to promote ${best.inst.name}` : '';
+    throw new FailoverInputError(`${chosen.inst.name} should not be promoted: ${why}; pass --force to promote it anyway${other}`);
   }
   return chosen;
 }

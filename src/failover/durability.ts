@@ -8,7 +8,7 @@
  */
 import type { CatalogStore } from '../catalog/store.js';
 import type { Durability } from '../db/pools.js';
-import type { InstanceRef, ShardHost } from './host.js';
+import type { InstanceRef } from './host.js';
 import { setSyncStandbys } from './pg-ops.js';
 
 /**
@@ -24,9 +24,9 @@ export async function applyDurability(catalog: CatalogStore, shard: string, repl
   return standbys;
 }
 
-/** Sets a shard's durability in the catalog and on its primary. */
-export async function setDurability(catalog: CatalogStore, host: ShardHost, shard: string, durability: Durability): Promise<string[]> {
+/** Sets a shard's durability in the catalog and on its primary (`replicas`: the shard's, as the host knows them). */
+export async function setDurability(catalog: CatalogStore, shard: string, durability: Durability, replicas: InstanceRef[]): Promise<string[]> {
   if (!(await catalog.shard(shard))) throw new Error(`no shard ${shard} in the catalog`);
   await catalog.setDurability(shard, durability);
-  return applyDurability(catalog, shard, host.instances(shard)?.replicas ?? []);
+  return applyDurability(catalog, shard, replicas);
 }

@@ -24,7 +24,7 @@ import { choose, measure, named } from './choose.js';
 import { FailoverInputError } from './errors.js';
 import { FailoverHistory, type FailoverPhase, type FailoverRecord } from './history.js';
 import type { InstanceRef, ShardHost, ShardInstances } from './host.js';
-import { fenceWrites, position, promote, reachable, setSyncStandbys, streamingStandbys, unfenceWrites, waitReplayed } from './pg-ops.js';
+import { fenceWrites, position, promote, reachable, setSyncStandbys, streamingStandbys, unfenceWrites, waitReplayed, withPg } from './pg-ops.js';
 
 /** Options of {@link failover}. */
 export interface FailoverOptions {
@@ -186,6 +186,9 @@ type Step = (ctx: Ctx) => Promise<Record<string, unknown>>;
 const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
   /** Planned: no write can commit on the old primary after this returns; new ones wait in the apps. */
   async fence(ctx) {
+    // A checkpoint first, while writes still flow: the shutdown checkpoint in `catchup`, inside the
+    // write pause, then has little left to flush.
+    await withPg(ctx.old.url, (c) => c.query('CHECKPOINT'), 60_000);
     await fenceWrites(ctx.old.url);
     return { fencedAt: Date.now() };
   },

@@ -4,7 +4,8 @@ import type { RoutedDb } from '../db/routed.js';
 import { ksidToSql } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { normalizeEmail } from '../routing/strategies/hash.js';
-import { selectUser } from './users-sql.js';
+import type { UserRow } from './model.js';
+import { insertClaimAndUser, selectUser, type NewUser } from './users-sql.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -109,6 +110,22 @@ export class EmailClaims {
       }
       throw err;
     }
+  }
+
+  /**
+   * Claims `norm` and writes the new user in the caller's transaction, on the
+   * shard that owns both the email's lookup row and the user's keyspace id
+   * (the creator chose the id so that they meet; see `colocated-create.ts`).
+   * One commit makes both durable or neither, so no claim is ever left
+   * behind, and a claim in progress is protected by the unique index itself
+   * (a concurrent insert waits for this transaction). Undefined when the
+   * email already has a claim: the caller then takes the two-step path,
+   * which resolves conflicts (a live owner, a stale claim, a claim in
+   * progress) under the claim's lock, on sessions of its own — resolving them
+   * here would hold this transaction's connection while waiting for others.
+   */
+  async claimTogether(client: pg.PoolClient, emailKsid: bigint, norm: string, user: NewUser): Promise<UserRow | undefined> {
+    return insertClaimAndUser(client, ksidToSql(emailKsid), norm, user);
   }
 
   /** Drops the claim of `email` if it still names `userId` (after a delete or an email change). */

@@ -5,10 +5,11 @@ import { GONE_EPOCH, notFound } from '../cache/entry.js';
 import type { CacheEntry } from '../cache/entry.js';
 import { TesseraError } from '../errors/catalog.js';
 import type { ConsistencyToken } from '../db/lsn.js';
-import type { RoutedDb } from '../db/routed.js';
+import type { RoutedDb, RoutedWrite } from '../db/routed.js';
 import { ksidToSql } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { normalizeEmail } from '../routing/strategies/hash.js';
+import { colocatedId, NotColocatedError } from './colocated-create.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { EmailClaims } from './email-claims.js';
 import type { User, UserRow } from './model.js';
@@ -74,17 +75,41 @@ export class UserService {
     return this.db.ownerOf(this.router.userKsid(id));
   }
 
-  /** Creates a user with a new UUIDv7 id. */
+  /**
+   * Creates a user with a new UUIDv7 id: in one transaction on the shard of
+   * the email's lookup row when an id can be chosen to land there (see
+   * `colocated-create.ts`), else claim first and user second.
+   */
   async create(input: { email: string; name: string; profile?: Record<string, unknown> }): Promise<Written<User>> {
-    const id = uuidv7();
-    const ksid = this.router.userKsid(id);
     const email = input.email.trim();
-    const written = await this.emails.claim(email, id, () =>
-      this.db.tx(ksid, ({ client }) => insertUser(client, { ksid, id, email, name: input.name, profile: input.profile ?? {} })),
-    );
+    const norm = normalizeEmail(email);
+    const emailKsid = this.router.emailKsid(norm);
+    const profile = input.profile ?? {};
+    const picked = colocatedId(this.router, this.db, emailKsid);
+    let written: RoutedWrite<UserRow> | undefined;
+    if (picked) {
+      const { id, ksid } = picked;
+      const together = await this.db
+        .tx(ksid, ({ shard, client }) => {
+          if (this.db.ownerOf(emailKsid) !== shard) throw new NotColocatedError();
+          return this.emails.claimTogether(client, emailKsid, norm, { ksid, id, email, name: input.name, profile });
+        })
+        .catch((err: unknown) => {
+          if (err instanceof NotColocatedError) return undefined;
+          throw err;
+        });
+      // Undefined value: the email has a claim already (taken, stale or in progress): the two-step path decides.
+      if (together?.value) written = { ...together, value: together.value };
+    }
+    if (!written) {
+      const id = uuidv7();
+      const ksid = this.router.userKsid(id);
+      written = await this.emails.claim(email, id, () => this.db.tx(ksid, ({ client }) => insertUser(client, { ksid, id, email, name: input.name, profile })));
+    }
+    const user = toUser(written.value);
     // Clears a cached "not found" for the id and for the email.
-    await Promise.all([this.cache.written(userKey(id), { e: 0, v: 1 }), this.cache.written(emailKey(normalizeEmail(email)), EMAIL_FLOOR)]);
-    return { shard: written.shard, value: toUser(written.value), token: { shard: written.shard, lsn: written.lsn } };
+    await Promise.all([this.cache.written(userKey(user.id), { e: 0, v: 1 }), this.cache.written(emailKey(norm), EMAIL_FLOOR)]);
+    return { shard: written.shard, value: user, token: { shard: written.shard, lsn: written.lsn } };
   }
 
   /**

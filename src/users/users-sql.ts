@@ -6,15 +6,40 @@ import { USER_COLUMNS } from './model.js';
 
 /** SQL on the `users` table of one shard. Callers pick the shard and client. */
 
-export async function insertUser(
-  c: pg.ClientBase,
-  u: { ksid: bigint; id: string; email: string; name: string; profile: Record<string, unknown> },
-): Promise<UserRow> {
+/** A user about to be written. */
+export interface NewUser {
+  ksid: bigint;
+  id: string;
+  email: string;
+  name: string;
+  profile: Record<string, unknown>;
+}
+
+export async function insertUser(c: pg.ClientBase, u: NewUser): Promise<UserRow> {
   const res = await c.query<UserRow>(
     `INSERT INTO users (ksid, id, email, name, profile) VALUES ($1, $2, $3, $4, $5) RETURNING ${USER_COLUMNS}`,
     [ksidToSql(u.ksid), u.id, u.email, u.name, JSON.stringify(u.profile)],
   );
   return res.rows[0] as UserRow;
+}
+
+/**
+ * Inserts an email's claim and its user in one statement (one round trip),
+ * on a shard that owns both rows: the user is written only if the claim was.
+ * Undefined when the email already has a claim (the caller resolves it).
+ */
+export async function insertClaimAndUser(c: pg.ClientBase, claimKsid: string, norm: string, u: NewUser): Promise<UserRow | undefined> {
+  const res = await c.query<UserRow>(
+    `WITH claim AS (
+       INSERT INTO email_lookup (ksid, email, user_id) VALUES ($1, $2, $3)
+       ON CONFLICT (ksid, email) DO NOTHING RETURNING user_id
+     )
+     INSERT INTO users (ksid, id, email, name, profile)
+     SELECT $4, claim.user_id, $5, $6, $7 FROM claim
+     RETURNING ${USER_COLUMNS}`,
+    [claimKsid, norm, u.id, ksidToSql(u.ksid), u.email, u.name, JSON.stringify(u.profile)],
+  );
+  return res.rows[0];
 }
 
 export async function selectUser(c: pg.ClientBase, ksid: bigint, id: string): Promise<UserRow | undefined> {

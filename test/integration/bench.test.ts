@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CASE_IDS } from '../../bench/cases.js';
 import type { Results } from '../../bench/report.js';
+import { PORT_OFFSET } from '../support/ports.js';
 
 const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'tessera-bench-test-'));
@@ -19,7 +20,8 @@ describe('npm run bench -- --short', () => {
 
   it('measures every case and gives each a requests/s and a ratio', async () => {
     await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--short', '--duration', '2', '--out', out], {
-      timeout: 235_000,
+      timeout: 420_000,
+      env: { ...process.env, TESSERA_BENCH_PORT_OFFSET: String(PORT_OFFSET) },
       maxBuffer: 16 * 1024 * 1024,
     });
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
@@ -36,5 +38,5 @@ describe('npm run bench -- --short', () => {
     expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.95);
     expect(results.memory.length).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| case | req/s |');
-  }, 240_000);
+  }, 430_000);
 });

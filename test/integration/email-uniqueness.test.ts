@@ -94,4 +94,31 @@ describe('global email uniqueness', () => {
     expect(await holders(email)).toEqual([res.body.id]);
     expect((await call('GET', `/v1/users/by-email/${email}`)).body.id).toBe(res.body.id);
   });
+
+  it('a create killed inside its one transaction leaves neither a claim nor a user, and a waiting create then succeeds', async () => {
+    const email = uniqueEmail('crash-tx');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/claim-and-die.ts', testStack().catalog.url, email, uuidv7(), 'together'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+    expect(chunk.toString()).toContain('claimed');
+    // The contender's claim waits on the uncommitted one (the unique index), neither failing nor overtaking it.
+    const contender = call('POST', '/v1/users', { body: { email, name: 'Contender' } });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const res = await contender;
+    expect(res.status).toBe(201);
+    expect(await holders(email)).toEqual([res.body.id]);
+    expect(await svc.emails.lookup(email)).toBe(res.body.id);
+  });
+
+  it('with the hash strategy a create commits once: the user lands on the shard of its email\'s claim', async () => {
+    for (let i = 0; i < 20; i++) {
+      const email = uniqueEmail('colocated');
+      const { body: user, headers } = await createUser({ email });
+      const claimShard = svc.db.ownerOf(svc.router.emailKsid(normalizeEmail(email)));
+      expect(headers.get('x-tessera-shard')).toBe(claimShard);
+      expect(svc.db.ownerOf(svc.router.userKsid(user.id))).toBe(claimShard);
+      expect(await svc.emails.lookup(email)).toBe(user.id);
+    }
+  });
 });

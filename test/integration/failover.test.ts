@@ -38,7 +38,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await catalog?.close();
-  await down({ dir: DIR, purge: true, log: () => undefined });
+  // TESSERA_TEST_KEEP=1 keeps the stack (and its logs) for a look after a run.
+  if (process.env.TESSERA_TEST_KEEP !== '1') await down({ dir: DIR, purge: true, log: () => undefined });
 });
 
 interface CliResult { code: number | null; stdout: string; stderr: string }

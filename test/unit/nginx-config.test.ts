@@ -162,6 +162,26 @@ describe('shipped NGINX configurations pass nginx -t', () => {
     expect(directive(upstreamBody(legacy, 'tessera_app')!, 'server')).toEqual(['127.0.0.1:3001 max_fails=1 fail_timeout=5s', '127.0.0.1:3002 max_fails=1 fail_timeout=5s']);
     expect(directive(legacy, 'proxy_next_upstream_tries')).toEqual(['2']);
   });
+
+  it('bench/baselines/nginx-minimal.conf.template (the benchmark\'s minimal-proxy ceiling, rendered the same way)', () => {
+    const bin = requireNginx();
+    const prefix = join(tmp, 'minimal');
+    for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, 'tmp', sub), { recursive: true });
+    const info: NginxInfo = {
+      url: 'http://127.0.0.1:18881', port: 18881, pid: 0, config: join(prefix, 'nginx.conf'), prefix, rate: '1r/s', burst: 1, workers: 1,
+      accessLog: join(prefix, 'access.log'), errorLog: join(prefix, 'error.log'),
+    };
+    const rendered = renderNginxConfig(readFileSync(join(ROOT, 'bench', 'baselines', 'nginx-minimal.conf.template'), 'utf8'), info, [
+      { id: 'bare', url: 'http://127.0.0.1:14101', port: 14101, pid: 0, log: '' },
+    ]);
+    // Nothing per request beyond proxying over a keep-alive pool.
+    expect(directive(rendered, 'access_log')).toEqual(['off']);
+    expect(directive(rendered, 'limit_req')).toEqual([]);
+    expect(directive(upstreamBody(rendered, 'tessera_app')!, 'keepalive')).toEqual(['64']);
+    writeFileSync(info.config, rendered);
+    const { status, output } = nginxTest(bin, prefix, info.config);
+    expect(status, output).toBe(0);
+  });
 });
 
 describe('nginx/compose.conf', () => {

@@ -126,7 +126,7 @@ export function registerFailover(shard: Command): void {
     .action(async (name: string, mode: string, flags: { dir: string }) => {
       if (mode !== 'sync' && mode !== 'async') throw new FailoverInputError(`durability must be sync or async, got "${mode}"`);
       await withCatalog(flags.dir, async (catalog, host) => {
-        const standbys = await setDurability(catalog, host, name, mode);
+        const standbys = await setDurability(catalog, name, mode, host.instances(name)?.replicas ?? []);
         console.log(`${name}: ${mode}${mode === 'sync' ? ` (commits wait for ANY 1 of ${standbys.join(', ') || 'no replica: the shard has none, so it runs async'})` : ''}`);
       });
     });
