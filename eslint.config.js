@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.tessera/', '.tessera-test/', 'load-tests/results/', 'bench/results*', '.venv-schemathesis/'] },
+  { ignores: ['node_modules/', 'dist/', '.tessera/', '.tessera-test/', 'load-tests/results/', 'bench/results*', '.venv-schemathesis/', '.tools/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

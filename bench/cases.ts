@@ -7,7 +7,7 @@
 
 export type CaseId =
   | 'bare' | 'redis-get' | 'pg-select' | 'pg-insert' | 'nginx-minimal' | 'nginx-bare'
-  | 'get-l1-open' | 'get-l1-auth' | 'get-l1' | 'get-l1-nginx' | 'get-l1-nginx-2apps' | 'get-l1-nginx-4apps'
+  | 'get-l1-open' | 'get-l1-auth' | 'get-l1-trace-1pct' | 'get-l1-trace-100pct' | 'get-l1' | 'get-l1-nginx' | 'get-l1-nginx-2apps' | 'get-l1-nginx-4apps'
   | 'get-l2' | 'get-l2-nginx'
   | 'get-miss' | 'get-miss-nginx'
   | 'get-default'
@@ -58,6 +58,21 @@ export const CASES: readonly CaseDef[] = [
     bound:
       'per request: the bearer token looked up in the verified-token LRU and its expiry checked, the per-caller sliding-window ' +
       'count (a Map look-up and a few arithmetic operations), the scope and user checks, and two X-RateLimit-* response headers.',
+  },
+  {
+    id: 'get-l1-trace-1pct', title: 'GET user, L1 hit, tracing on, 1% of traces sampled', kind: 'tessera', vs: 'get-l1-auth', goal: 0.95,
+    goalName: 'tracing at 1% sampling costs ≤ 5% of an L1-hit GET',
+    bound:
+      'the unsampled 99% make no span and enter no context (the sampler decides first), but once one sampled request has entered a ' +
+      'trace context, Node 20\'s AsyncLocalStorage runs its async hooks for every async resource of the process (each socket, HTTP ' +
+      'parser and promise), sampled or not; the 1% also record two spans each and export them (protobuf over HTTP, batched). ' +
+      'Node 22\'s AsyncContextFrame removes the hook cost.',
+  },
+  {
+    id: 'get-l1-trace-100pct', title: 'GET user, L1 hit, tracing on, every trace sampled', kind: 'tessera', vs: 'get-l1-auth',
+    bound:
+      'every request records two spans with their attributes and exports them (protobuf over HTTP, batched, to a sink that keeps ' +
+      'nothing): the cost of tracing everything, for comparison with 1%.',
   },
   {
     id: 'get-l1', title: 'GET user, L1 hit', kind: 'tessera', vs: 'bare', goal: 0.75, goalName: 'L1-hit GET ≥ 75% of bare handler',

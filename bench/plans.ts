@@ -15,8 +15,12 @@
  *   they fall under the Zipf load; also the settings of the write cases.
  */
 import type { CaseId } from './cases.js';
+import { OTLP_SINK_URL } from './otlp-sink.js';
 
-export type AppConfig = 'l1' | 'l1-open' | 'l2' | 'miss' | 'default';
+export type AppConfig = 'l1' | 'l1-open' | 'l1-trace-1' | 'l1-trace-100' | 'l2' | 'miss' | 'default';
+
+/** Settings that serve reads from L1: app-1 is swept full before their cases. */
+export const L1_CONFIGS: ReadonlySet<AppConfig> = new Set(['l1', 'l1-open', 'l1-trace-1', 'l1-trace-100']);
 export type WorkloadKind = 'get' | 'create' | 'put';
 
 export interface Plan {
@@ -33,6 +37,9 @@ export const PLANS: readonly Plan[] = [
   // Authentication and per-caller limits off, then on, back to back: what they cost an L1 hit.
   { id: 'get-l1-open', config: 'l1-open', via: 'direct', apps: 1, workload: 'get' },
   { id: 'get-l1-auth', config: 'l1', via: 'direct', apps: 1, workload: 'get' },
+  // Tracing (OTLP to a sink that keeps nothing) at 1% and at 100%, against the same case with tracing off (get-l1-auth).
+  { id: 'get-l1-trace-1pct', config: 'l1-trace-1', via: 'direct', apps: 1, workload: 'get' },
+  { id: 'get-l1-trace-100pct', config: 'l1-trace-100', via: 'direct', apps: 1, workload: 'get' },
   { id: 'get-l1', config: 'l1', via: 'direct', apps: 1, workload: 'get' },
   { id: 'get-l1-nginx', config: 'l1', via: 'nginx', apps: 1, workload: 'get' },
   { id: 'get-l1-nginx-2apps', config: 'l1', via: 'nginx', apps: 2, workload: 'get' },
@@ -69,6 +76,16 @@ export function appEnvFor(config: AppConfig, users: number): Record<string, stri
     case 'l1-open':
       // As `l1`, without authentication (and so without per-caller limits): the reference for their cost.
       return { ...appEnvFor('l1', users), TESSERA_AUTH: 'off' };
+    case 'l1-trace-1':
+    case 'l1-trace-100':
+      // As `l1`, tracing through the standard variables; new traces sampled at 1% or 100%.
+      return {
+        ...appEnvFor('l1', users),
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_SINK_URL,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: config === 'l1-trace-1' ? '0.01' : '1',
+      };
     case 'l2':
       return { TESSERA_L1_MAX_BYTES: '0', TESSERA_L2_TTL_MS: HOUR_MS };
     case 'miss':

@@ -16,7 +16,8 @@ import { CASE_IDS, caseDef, withReferences, type CaseId } from './cases.js';
 import { pinTree, planPinning, rssMiB, type Pinning } from './cpu.js';
 import { runLoad } from './load.js';
 import type { LoadSpec } from './loadgen.js';
-import { appEnvFor, planOf, PLANS, type AppConfig, type Plan } from './plans.js';
+import { appEnvFor, L1_CONFIGS, planOf, PLANS, type AppConfig, type Plan } from './plans.js';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.js';
 import { judge, type CaseResult, type MemorySample, type Results } from './report.js';
 import { seedUsers } from './seed.js';
 import { BENCH_STACK, restartApp, routeNginxTo, startBenchStack, stopBenchStack } from './stack.js';
@@ -73,6 +74,8 @@ interface Ctx {
   durability: 'sync' | 'async';
   /** The bearer token every request sends (a service token with every scope, from the bench stack's key). */
   headers: Record<string, string>;
+  /** Where the traced cases export spans, started with the first of them. */
+  sink?: OtlpSink;
 }
 
 function workloadFor(kind: 'get' | 'create' | 'put', ctx: Ctx): Workload {
@@ -208,6 +211,7 @@ async function configure(ctx: Ctx, plan: Plan, cpuProfDir?: string): Promise<voi
     await flushRedis(ctx.stack);
     ctx.l2Warm = false;
   }
+  if (plan.config.startsWith('l1-trace') && !ctx.sink) ctx.sink = await startOtlpSink();
   if (restartNeeded) {
     ctx.opts.log(`app-1 → ${plan.config} settings${cpuProfDir ? ' under --cpu-prof' : ''}`);
     await restartApp(ctx.stack, app1, appEnvFor(plan.config, ctx.users), cpuProfDir);
@@ -217,7 +221,7 @@ async function configure(ctx: Ctx, plan: Plan, cpuProfDir?: string): Promise<voi
   // Only app-1's L1 is swept full: sweeping every replica costs minutes at
   // 100,000 users. The replicas added for the 2- and 4-app cases fill their L1
   // from L2 during warm-up and the run ("served by" shows the L2 share left).
-  if ((plan.config === 'l1' || plan.config === 'l1-open') && !ctx.l1Warm.has(app1.id)) {
+  if (L1_CONFIGS.has(plan.config) && !ctx.l1Warm.has(app1.id)) {
     await sweep(ctx, app1);
     ctx.l1Warm.add(app1.id);
     ctx.l2Warm = true;
@@ -333,7 +337,14 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       headers: { authorization: `Bearer ${await token(stack)}` },
     };
     await runCeilings(ctx, want);
-    await runTessera(ctx, want);
+    try {
+      await runTessera(ctx, want);
+    } finally {
+      if (ctx.sink) {
+        opts.log(`OTLP sink: ${ctx.sink.exports} exports, ${(ctx.sink.bytes / 1024).toFixed(0)} KiB of spans`);
+        await ctx.sink.stop();
+      }
+    }
     if (opts.cpuProf) {
       const worst = worstCase(judge(results).rows);
       if (worst) profile = { case: worst, path: await profileCase(ctx, worst) };

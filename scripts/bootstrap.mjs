@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { aptGet } from './apt.mjs';
+import { ensureJaeger } from './jaeger.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -34,15 +35,23 @@ const wanted = [
   ['redis-server', 'redis-server'],
   ['nginx', 'nginx-light'],
 ];
-// The test suite also validates docker-compose.yml with the compose tool.
 const withTools = process.argv.includes('--with-tools');
+// The test suite also validates docker-compose.yml with the compose tool.
 if (withTools) wanted.push(['docker-compose', 'docker-compose']);
 // The Docker suite: the engine, and mmdebstrap for the base image where no
 // registry is reachable. TESSERA_SKIP_DOCKER=1 (a developer's choice; CI
 // never sets it) leaves Docker alone.
 const withDocker = withTools && process.env.TESSERA_SKIP_DOCKER !== '1';
 if (withDocker) wanted.push(['dockerd', 'docker.io'], ['mmdebstrap', 'mmdebstrap']);
-const missing = wanted.filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg);
+// Prometheus, promtool and the Redis and PostgreSQL exporters: `tessera up
+// --monitoring`, and the alert-rule and monitoring tests.
+if (withTools || process.argv.includes('--with-monitoring')) {
+  wanted.push(
+    ['prometheus', 'prometheus'], ['promtool', 'prometheus'],
+    ['prometheus-redis-exporter', 'prometheus-redis-exporter'], ['prometheus-postgres-exporter', 'prometheus-postgres-exporter'],
+  );
+}
+const missing = [...new Set(wanted.filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !onPath('apt-get')) {
@@ -57,6 +66,17 @@ if (missing.length > 0) {
   try {
     aptGet(['update', '-qq'], { env, log: tell });
     aptGet(['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, log: tell });
+  } catch (err) {
+    console.error(`[bootstrap] ${err.message}`);
+    process.exit(1);
+  }
+}
+
+// Jaeger, built from the Go module proxy into .tools/jaeger (`tessera up
+// --tracing`, and the one test that needs a real collector).
+if (withTools || process.argv.includes('--with-jaeger')) {
+  try {
+    ensureJaeger({ log });
   } catch (err) {
     console.error(`[bootstrap] ${err.message}`);
     process.exit(1);

@@ -11,6 +11,7 @@ import type { Config } from './config/env.js';
 import { ShardPools } from './db/pools.js';
 import { RoutedDb } from './db/routed.js';
 import { createMetrics } from './observability/metrics.js';
+import { catalogGauges, poolGauges, shardOpCounter, shardProbe } from './observability/scrape-collectors.js';
 import { getStrategy } from './routing/registry.js';
 import { Router } from './routing/router.js';
 import { ShardMap } from './routing/shard-map.js';
@@ -68,6 +69,7 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
       replicaPollMs: config.TESSERA_REPLICA_POLL_MS,
     },
     log,
+    shardOpCounter(metrics),
   );
   pools.sync(await store.shards());
   metrics.mapVersion.set(router.map.version);
@@ -113,15 +115,9 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
     onResync: () => l1.clear(),
   });
   cache.attachBus(bus);
-  metrics.beforeScrape.push(() => {
-    metrics.l1Entries.set(l1.size);
-    for (const shard of pools.names()) {
-      for (const r of pools.replicaStatuses(shard)) {
-        metrics.replicaLagSeconds.set({ shard, replica: r.name }, Number.isFinite(r.lagMs) ? r.lagMs / 1000 : -1);
-        metrics.replicaLagBytes.set({ shard, replica: r.name }, r.lagBytes);
-      }
-    }
-  });
+  metrics.replicaMaxLagSeconds.set(config.TESSERA_REPLICA_MAX_LAG_MS / 1000);
+  metrics.beforeScrape.push(() => metrics.l1Entries.set(l1.size), poolGauges(pools, metrics));
+  metrics.beforeScrapeAsync.push(shardProbe(pools, router, metrics), catalogGauges(store, metrics));
 
   const emails = new EmailClaims(router, db);
   const users = new UserService(router, db, emails, cache);

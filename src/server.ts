@@ -4,6 +4,8 @@ import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { buildApp } from './api/app.js';
 import { loadConfig } from './config/env.js';
+import { traceLogMixin } from './observability/log-context.js';
+import { startTracing } from './observability/tracing.js';
 import { createRuntime } from './runtime.js';
 
 /**
@@ -14,7 +16,12 @@ import { createRuntime } from './runtime.js';
  * TESSERA_DRAIN_MS, then close the pools and exit 0.
  */
 const config = loadConfig();
-const log = pino({ level: config.TESSERA_LOG_LEVEL, base: { app: config.TESSERA_APP_ID } });
+const traceLog = traceLogMixin();
+const log = pino({ level: config.TESSERA_LOG_LEVEL, base: { app: config.TESSERA_APP_ID }, mixin: traceLog.mixin });
+traceLog.bindRoot(log);
+// Before the runtime: its pools and Redis clients are instrumented as they are made (only when on).
+const tracing = await startTracing({ instanceId: config.TESSERA_APP_ID });
+if (tracing) log.info({ sampler: tracing.config.sampler, ratio: tracing.config.ratio, exporter: tracing.config.exporter }, 'tracing on (OTEL_* variables)');
 
 const runtime = await createRuntime(config, log);
 const app = await buildApp({
@@ -56,6 +63,7 @@ closeWithGrace({ delay: config.TESSERA_DRAIN_MS + 5000, logger: log }, async ({ 
   runtime.startDraining();
   await drainHttp();
   await runtime.close();
+  await tracing?.shutdown();
   log.info('drained; exiting');
 });
 

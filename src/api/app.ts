@@ -13,6 +13,9 @@ import { installJsonBodyParser } from './plugins/json-body.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandlers } from './problem.js';
 import { recordAllowedMethods } from './allowed-methods.js';
 import { httpMetrics } from '../observability/http-metrics.js';
+import { traceIdOf } from '../observability/log-context.js';
+import { installRequestTracing } from '../observability/request-tracing.js';
+import { activeSampler, activeTracer } from '../observability/tracing.js';
 import { documentsRoutes } from './routes/documents.js';
 import type { ReadinessProbe } from './routes/health.js';
 import { healthRoutes } from './routes/health.js';
@@ -77,6 +80,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000, // longer than NGINX's upstream keepalive_timeout, so NGINX closes first
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // First of all hooks, and only with tracing on: everything after runs inside the request's span.
+  const tracer = activeTracer();
+  const sampler = activeSampler();
+  if (tracer && sampler) installRequestTracing(app, tracer, sampler, deps.appId);
+
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other media type is 415, not a string body that fails validation.
   app.removeContentTypeParser(['text/plain']);
@@ -111,13 +119,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   if (deps.accessLog) {
     app.addHook('onResponse', (req, reply, done) => {
-      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, traceId: traceIdOf(req) }, 'request');
       done();
     });
   }
   const http = httpMetrics(deps.metrics);
   app.addHook('onResponse', (req, reply, done) => {
-    http.record(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
+    const tier = reply.getHeader('x-tessera-cache');
+    http.record(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, typeof tier === 'string' ? tier : 'none', reply.elapsedTime / 1000);
     done();
   });
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors/catalog.js';
 import { ErrorCodes, TesseraError } from '../errors/catalog.js';
+import { traceIdOf } from '../observability/log-context.js';
 import type { AllowedMethods } from './allowed-methods.js';
 
 /** Fastify's own client errors, mapped onto the catalog. */
@@ -13,13 +14,20 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'TESSERA_ERR_INVALID_JSON',
 };
 
-/** Sends an RFC 9457 problem+json response. */
+/**
+ * Sends an RFC 9457 problem+json response. Besides `instance` (the path),
+ * it names the request (`requestId`, as in NGINX's access log and every log
+ * line about it) and its trace (`traceId`, when the caller, NGINX or the
+ * tracer gave it one), so that an error a client reports leads to its logs
+ * and its spans.
+ */
 export function sendProblem(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, detail: string | undefined, extra: Record<string, unknown> = {}): FastifyReply {
   const { status, title } = ErrorCodes[code];
+  const traceId = traceIdOf(req);
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: `urn:tessera:error:${code}`, title, status, detail, code, instance: req.url, requestId: req.id, ...extra });
+    .send({ type: `urn:tessera:error:${code}`, title, status, detail, code, instance: req.url, requestId: req.id, ...(traceId && { traceId }), ...extra });
 }
 
 interface ValidationIssue {
@@ -57,7 +65,7 @@ export function installErrorHandlers(app: FastifyInstance, opts: ErrorHandlerOpt
     if (error instanceof TesseraError) {
       if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
       if (error.shard !== undefined) void reply.header('x-tessera-shard', error.shard);
-      if (error.status >= 500) req.log.warn({ err: error.cause ?? error, code: error.code }, error.message);
+      if (error.status >= 500) req.log.warn({ err: error.cause ?? error, code: error.code, traceId: traceIdOf(req) }, error.message);
       return sendProblem(req, reply, error.code, error.message, error.extra);
     }
     if (error.validation) {
@@ -71,7 +79,7 @@ export function installErrorHandlers(app: FastifyInstance, opts: ErrorHandlerOpt
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(req, reply, error.statusCode === 413 ? 'TESSERA_ERR_PAYLOAD_TOO_LARGE' : 'TESSERA_ERR_VALIDATION', error.message);
     }
-    req.log.error({ err: error }, 'unhandled error');
+    req.log.error({ err: error, traceId: traceIdOf(req) }, 'unhandled error');
     return sendProblem(req, reply, 'TESSERA_ERR_INTERNAL', 'internal error; see the server log for the request id');
   });
 
@@ -95,7 +103,7 @@ export function frameworkErrors(error: FastifyError, req: FastifyRequest, reply:
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') sendProblem(req, reply, 'TESSERA_ERR_URI_TOO_LONG', 'a path segment is longer than any parameter can be');
   else if (error.code === 'FST_ERR_BAD_URL') sendProblem(req, reply, 'TESSERA_ERR_VALIDATION', 'the path is not valid percent-encoded UTF-8', { field: 'path' });
   else {
-    req.log.error({ err: error }, 'routing error');
+    req.log.error({ err: error, traceId: traceIdOf(req) }, 'routing error');
     sendProblem(req, reply, 'TESSERA_ERR_INTERNAL', 'internal error; see the server log for the request id');
   }
 }

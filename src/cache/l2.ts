@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import { instrumentRedis } from '../observability/client-spans.js';
 import type { CacheEntry } from './entry.js';
 import { decodeEntry, encodeEntry, jittered } from './entry.js';
 
@@ -70,6 +71,7 @@ export class L2 {
       lazyConnect: false,
     }) as CasRedis;
     this.redis.defineCommand('tesseraCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
+    instrumentRedis(this.redis, opts.url, 'l2');
     this.redis.on('ready', () => {
       if (!this.#wasUp) this.log.info('redis is back; L2 cache on');
       this.#wasUp = true;

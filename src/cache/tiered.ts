@@ -1,5 +1,6 @@
 import type { ReadSource } from '../db/pools.js';
 import type { Metrics } from '../observability/metrics.js';
+import { inSpan, tracingHere } from '../observability/tracing.js';
 import type { CacheEntry } from './entry.js';
 import { compareVersions } from './entry.js';
 import type { InvalidationBus } from './invalidation.js';
@@ -58,7 +59,18 @@ export class TieredCache {
    * primary when asked). `fresh` (a read carrying a consistency token) skips
    * both tiers so that no entry older than the client's write can answer.
    */
-  async read(key: string, load: (primary: boolean) => Promise<Loaded>, fresh = false): Promise<CachedRead> {
+  read(key: string, load: (primary: boolean) => Promise<Loaded>, fresh = false): Promise<CachedRead> {
+    if (!tracingHere()) return this.#read(key, load, fresh);
+    // Tracing on: one span per read, named for the tier that answered.
+    return inSpan('cache.read', { 'tessera.cache.key': key, 'tessera.cache.fresh': fresh }, async (span) => {
+      const got = await this.#read(key, load, fresh);
+      span?.setAttribute('tessera.cache.tier', got.tier);
+      span?.updateName(`cache.read ${got.tier}`);
+      return got;
+    });
+  }
+
+  async #read(key: string, load: (primary: boolean) => Promise<Loaded>, fresh: boolean): Promise<CachedRead> {
     if (!fresh) {
       const hit = this.l1.get(key);
       if (hit) {
@@ -70,7 +82,8 @@ export class TieredCache {
     }
     const flightKey = fresh ? `${key}#fresh` : key;
     const running = this.#inflight.get(flightKey);
-    if (running) return running;
+    // Another request of this process is loading the key: wait for its load (a span of its own when traced).
+    if (running) return tracingHere() ? inSpan('cache.singleflight.wait', { 'tessera.cache.key': key }, () => running) : running;
     const flight = this.#load(key, load, fresh).finally(() => this.#inflight.delete(flightKey));
     this.#inflight.set(flightKey, flight);
     return flight;

@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isAlive, isOurProcess, tailFile, waitForExit, waitUntil } from './proc.js';
 import { authEnv } from './auth.js';
+import { tracingEnv } from './jaeger.js';
 import type { AppInfo, StackAuth, StackInfo } from './stack-file.js';
 
 /** Where apps find the rest of the stack. */
@@ -23,14 +24,18 @@ export interface AppWiring {
   auth?: StackAuth;
 }
 
-/** How a stack's apps are wired, with `env` on top of the inherited TESSERA_* variables. */
+/**
+ * How a stack's apps are wired, with `env` on top of the inherited TESSERA_*
+ * and OTEL_* variables (and of the stack's own tracing settings).
+ */
 export function stackWiring(info: StackInfo, env?: Record<string, string>): AppWiring {
+  const all = { ...tracingEnv(info.tracing), ...env };
   return {
     catalogUrl: info.catalog.url,
     redisUrl: info.redis.url,
     projectRoot: info.runtime.projectRoot,
     entry: info.runtime.appEntry,
-    ...(env && { env }),
+    ...(Object.keys(all).length > 0 && { env: all }),
     ...(info.auth && { auth: info.auth }),
   };
 }
@@ -39,14 +44,15 @@ export function stackWiring(info: StackInfo, env?: Record<string, string>): AppW
 const PASS_THROUGH = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
 
 /**
- * The app's environment: a few host variables, every TESSERA_* of ours (so
- * `TESSERA_LOG_LEVEL=debug npm run up` reaches the apps), then the wiring.
+ * The app's environment: a few host variables, every TESSERA_* and OTEL_*
+ * of ours (so `TESSERA_LOG_LEVEL=debug npm run up` reaches the apps, and so
+ * do the standard OpenTelemetry variables), then the wiring.
  * Built rather than inherited so that a test runner's variables do not leak in.
  */
 export function appEnv(app: AppInfo, w: AppWiring): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && (PASS_THROUGH.includes(k) || k.startsWith('TESSERA_'))) env[k] = v;
+    if (v !== undefined && (PASS_THROUGH.includes(k) || k.startsWith('TESSERA_') || k.startsWith('OTEL_'))) env[k] = v;
   }
   return {
     ...env,

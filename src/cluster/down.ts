@@ -8,6 +8,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isOurApp, stopApp } from './app.js';
+import { stopJaeger } from './jaeger.js';
+import { stopMonitoring } from './monitoring.js';
 import { runningNginxPid, stopNginx } from './nginx.js';
 import { runningPgPid, type PgContext } from './pg-instance.js';
 import { withStackLock } from './lock.js';
@@ -36,6 +38,7 @@ export interface DownResult {
 
 /** Stops every process of `info` (those not running are skipped); pids in `info` are zeroed. */
 export async function stopStack(info: StackInfo, ctx: PgContext | null, log: ProgressSink): Promise<void> {
+  if (info.monitoring) await step(log, 'stopping prometheus and its exporters', () => stopMonitoring(info));
   if (runningNginxPid(info.nginx)) await step(log, 'stopping nginx (graceful quit)', () => stopNginx(info.nginx));
   info.nginx.pid = 0;
   await Promise.all(info.apps.map(async (app) => {
@@ -44,6 +47,8 @@ export async function stopStack(info: StackInfo, ctx: PgContext | null, log: Pro
   }));
   if (runningRedisPid(info.redis)) await step(log, 'stopping redis', () => stopRedis(info.redis));
   info.redis.pid = 0;
+  // After the apps: their last spans are flushed as they drain.
+  if (info.tracing) await step(log, 'stopping jaeger', () => stopJaeger(info));
   await stopPgStack(ctx ?? (await pgContextFor(info)), info, log);
 }
 

@@ -3,9 +3,10 @@
  * URLs of every process, computed before anything starts (pure).
  */
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { StrategyName, TopologySeed } from '../catalog/topology.js';
 import { planAuth } from './auth.js';
+import { planTracing } from './jaeger.js';
+import { planMonitoring } from './monitoring.js';
 import { evenRanges } from './key-ranges.js';
 import { pgInstances, type AppInfo, type NginxInfo, type PgInstanceInfo, type ReplicaInfo, type ShardInfo, type StackInfo } from './stack-file.js';
 
@@ -64,6 +65,16 @@ export interface StackLayoutOptions {
   exactRanges?: boolean;
   /** App entry point relative to the project root. @default TESSERA_APP_ENTRY or `src/server.ts` */
   appEntry?: string;
+  /** Jaeger beside the stack and the apps tracing into it (OpenTelemetry, OTLP). @default false */
+  tracing?: boolean;
+  /** Share of new traces the apps sample with `tracing` (a caller's sampled traceparent is always followed). @default 1 */
+  traceSample?: number;
+  /** Jaeger's UI and query port; OTLP/HTTP on the next port, its query gRPC on the one after. @default 16686 */
+  jaegerPort?: number;
+  /** Prometheus beside the stack, scraping every app, Redis and PostgreSQL, with the alert rules. @default false */
+  monitoring?: boolean;
+  /** Prometheus's port; the Redis and PostgreSQL exporters take the next two. @default 9090 */
+  prometheusPort?: number;
 }
 
 /** NGINX's budget per address for requests without a well-formed bearer token (health probes, mistakes, floods). */
@@ -77,8 +88,9 @@ export const SHARD_DATABASE = 'tessera';
 export const CATALOG_DATABASE = 'tessera_catalog';
 export const KEYSPACE = 'tessera';
 
-/** The project root (where package.json is): two levels above this file, in src/ and in dist/. */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+import { PROJECT_ROOT } from './project-root.js';
+
+export { PROJECT_ROOT };
 
 /** Connection string of a database on a local instance. */
 export function pgUrl(port: number, database: string): string {
@@ -148,6 +160,11 @@ export function resolveLayoutOptions(opts: StackLayoutOptions = {}): ResolvedLay
     nginxWorkers: positiveInt(opts.nginxWorkers ?? 2, 'nginxWorkers', 1),
     exactRanges: opts.exactRanges ?? false,
     appEntry: opts.appEntry ?? (process.env.TESSERA_APP_ENTRY || 'src/server.ts'),
+    tracing: opts.tracing ?? false,
+    traceSample: opts.traceSample ?? 1,
+    jaegerPort: positiveInt(opts.jaegerPort ?? 16686, 'jaegerPort', 1),
+    monitoring: opts.monitoring ?? false,
+    prometheusPort: positiveInt(opts.prometheusPort ?? 9090, 'prometheusPort', 1),
   };
 }
 
@@ -178,7 +195,7 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     return { name, ranges: [range], primary, replicas };
   });
   const nginxPrefix = join(o.dir, 'nginx');
-  return {
+  const info: StackInfo = {
     version: 1,
     state: 'starting',
     dir: o.dir,
@@ -200,7 +217,10 @@ export function planStack(o: ResolvedLayoutOptions, rt: LayoutRuntime): StackInf
     runtime: { ...rt, projectRoot: PROJECT_ROOT, appEntry: o.appEntry },
     auth: planAuth(o.dir, o.noAuth ? 'off' : 'jwt'),
     durability: o.durability,
+    ...(o.tracing && { tracing: planTracing(o, o.jaegerPort, o.traceSample) }),
   };
+  if (o.monitoring) info.monitoring = planMonitoring(info, o.prometheusPort);
+  return info;
 }
 
 /**

@@ -7,12 +7,13 @@ import { isOurApp } from './app.js';
 import { runningNginxPid } from './nginx.js';
 import { runningPgPid } from './pg-instance.js';
 import { runningRedisPid } from './redis.js';
+import { runningSidecarPid } from './sidecar.js';
 import { pgInstances, type StackInfo } from './stack-file.js';
 
 /** One process of the stack and its live pid (null when not running). */
 export interface ProcessState {
   name: string;
-  kind: 'postgres' | 'redis' | 'app' | 'nginx';
+  kind: 'postgres' | 'redis' | 'app' | 'nginx' | 'observability';
   pid: number | null;
 }
 
@@ -23,7 +24,13 @@ export function processStates(info: StackInfo): ProcessState[] {
     { name: 'redis', kind: 'redis', pid: runningRedisPid(info.redis) },
     ...info.apps.map((a): ProcessState => ({ name: a.id, kind: 'app', pid: isOurApp(a) ? a.pid : null })),
     { name: 'nginx', kind: 'nginx', pid: runningNginxPid(info.nginx) },
+    ...observability(info).map((s): ProcessState => ({ name: s.name, kind: 'observability', pid: runningSidecarPid(s) })),
   ];
+}
+
+/** Jaeger, Prometheus and the exporters, when the stack has them. */
+export function observability(info: StackInfo) {
+  return [...(info.tracing ? [info.tracing.jaeger] : []), ...(info.monitoring ? [info.monitoring.prometheus, ...info.monitoring.exporters] : [])];
 }
 
 /** Instances an emergency failover demoted, which wait for `tessera shard rejoin` rather than a restart. */

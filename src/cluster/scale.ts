@@ -22,6 +22,7 @@ import { isOurApp, stackWiring, startApp, stopApp, type AppWiring } from './app.
 import { planApp, upstreamPorts } from './layout.js';
 import { withStackLock } from './lock.js';
 import { reloadNginx, runningNginxPid } from './nginx.js';
+import { writeScrapeTargets } from './monitoring.js';
 import { assertPortsFree } from './ports.js';
 import { stderrSink, step, type ProgressSink } from './progress.js';
 import { readStack, writeStack, type AppInfo, type StackInfo } from './stack-file.js';
@@ -128,6 +129,8 @@ async function scaleUp(info: StackInfo, opts: ScaleOptions, inherited: Record<st
     }
     info.apps = apps;
     await writeStack(info);
+    // Prometheus (up --monitoring) scrapes the new replicas within seconds.
+    await writeScrapeTargets(info);
   } catch (err) {
     // NGINX never reached them (their slots were empty, or the reload failed) or may retry elsewhere: stop them.
     await Promise.all(started.map((app) => stopApp(app, 5000)));
@@ -142,5 +145,6 @@ async function scaleDown(info: StackInfo, target: number, drain: number, log: Pr
   await Promise.all(leaving.map((app) => step(log, `stopping ${app.id} (SIGTERM: it drains, NGINX moves on)`, () => stopApp(app, drain + 10_000))));
   info.apps = keep;
   await writeStack(info);
+  await writeScrapeTargets(info);
   return leaving.map((a) => a.id);
 }

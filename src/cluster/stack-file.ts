@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { StrategyName } from '../catalog/topology.js';
+import type { TracingInfo } from './jaeger.js';
+import type { MonitoringInfo } from './monitoring.js';
 
 /** One PostgreSQL instance. `pid` is 0 when not started. */
 export interface PgInstanceInfo {
@@ -136,6 +138,10 @@ export interface StackInfo {
   auth?: StackAuth;
   /** Durability new shards get in the catalog (the catalog is the truth per shard). Absent in older stack files: `sync`. */
   durability?: 'sync' | 'async';
+  /** Jaeger and the apps' sampling (`up --tracing`); absent: the apps do not trace. */
+  tracing?: TracingInfo;
+  /** Prometheus and its exporters (`up --monitoring`); absent: none. */
+  monitoring?: MonitoringInfo;
 }
 
 /** Path of the stack file of a stack folder. */

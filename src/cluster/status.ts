@@ -4,7 +4,8 @@
  * reachable / in recovery / replica lag, Redis PING, NGINX reachable.
  */
 import { probeReady } from './app.js';
-import { processStates } from './liveness.js';
+import { observability, processStates } from './liveness.js';
+import { answers } from './sidecar.js';
 import { upstreamPorts } from './layout.js';
 import { nginxReachable } from './nginx.js';
 import { syncStandbys } from '../failover/pg-ops.js';
@@ -16,7 +17,7 @@ import type { PgInstanceInfo, StackInfo } from './stack-file.js';
 /** Health of one process. */
 export interface ComponentHealth {
   name: string;
-  kind: 'postgres' | 'redis' | 'app' | 'nginx';
+  kind: 'postgres' | 'redis' | 'app' | 'nginx' | 'observability';
   port: number;
   /** Live pid, null when the process is not running. */
   pid: number | null;
@@ -111,7 +112,13 @@ export async function collectStatus(info: StackInfo): Promise<StackStatus> {
     return { name: 'nginx', kind: 'nginx', port: info.nginx.port, pid, ok: reachable, detail: !pid ? 'not running' : reachable ? `reachable at ${info.nginx.url}; ${info.apps.length} of ${upstreamPorts(info.nginx, info.apps).length} app slots in use` : 'not answering' };
   })();
 
-  const [components, catalogShards] = await Promise.all([Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck]), catalogView(info)]);
+  const sidecarChecks = observability(info).map(async (s): Promise<ComponentHealth> => {
+    const pid = pidOf(s.name);
+    const health = s.name === 'prometheus' ? `${s.url}/-/ready` : s.name === 'jaeger' ? `${s.url}/api/services` : s.url;
+    const ok = pid !== null && (await answers(health, 2000));
+    return { name: s.name, kind: 'observability', port: s.port, pid, ok, detail: !pid ? 'not running' : ok ? `answering at ${s.name === 'jaeger' || s.name === 'prometheus' ? s.url : health}` : 'not answering' };
+  });
+  const [components, catalogShards] = await Promise.all([Promise.all([...pgChecks, redisCheck, ...appChecks, nginxCheck, ...sidecarChecks]), catalogView(info)]);
   const mapVersions = [...new Set(components.flatMap((c) => (c.mapVersion === undefined ? [] : [c.mapVersion])))].sort((a, b) => a - b);
   return {
     dir: info.dir,

@@ -20,6 +20,8 @@ export function describeStack(info: StackInfo): string {
     `redis     ${info.redis.url}`,
     `shards (${info.strategy}):`,
     ...shardLines,
+    ...(info.tracing ? [`traces    ${info.tracing.uiUrl}   (Jaeger; apps sample ${info.tracing.sample * 100}% of new traces, OTLP at ${info.tracing.otlpUrl})`] : []),
+    ...(info.monitoring ? [`metrics   ${info.monitoring.prometheus.url}   (Prometheus: every app, Redis, PostgreSQL; alerts at /alerts)   live view: npx tessera top${info.dir.endsWith('/.tessera') ? '' : ` --dir ${info.dir}`}`] : []),
     `logs      ${info.dir}/logs   stack file ${info.dir}/stack.json`,
     `status: npx tessera status${info.dir.endsWith('/.tessera') ? '' : ` --dir ${info.dir}`}   stop: npm run down${info.dir.endsWith('/.tessera') ? '' : ` -- --dir ${info.dir}`}`,
   ].join('\n');

@@ -26,6 +26,15 @@ export interface FlagChange {
 /** NGINX settings: safe to apply to an existing stack whenever NGINX (re)starts. */
 export const NGINX_FLAGS: ReadonlySet<ComparableFlag> = new Set(['rate', 'burst', 'anonRate', 'anonBurst', 'affinity']);
 
+/**
+ * Tracing and monitoring: side processes and the apps' environment, applied
+ * when `up` starts the stack again (apps started then trace as asked).
+ */
+export const OBSERVABILITY_FLAGS: ReadonlySet<ComparableFlag> = new Set(['tracing', 'traceSample', 'jaegerPort', 'monitoring', 'prometheusPort']);
+
+/** Flags `up` applies to a stopped stack as it starts it again. */
+export const RESTART_FLAGS: ReadonlySet<ComparableFlag> = new Set([...NGINX_FLAGS, ...OBSERVABILITY_FLAGS]);
+
 /** The command-line spelling of a flag (`appSlots` → `--app-slots`). */
 export function flagName(flag: ComparableFlag): string {
   return `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -55,6 +64,11 @@ export function stackFlags(info: StackInfo): Record<ComparableFlag, string | num
     // A stack file from before authentication gets it at its next `up`: on.
     noAuth: info.auth?.mode === 'off',
     durability: info.durability ?? 'sync',
+    tracing: info.tracing !== undefined,
+    traceSample: info.tracing?.sample ?? 1,
+    jaegerPort: info.tracing?.jaeger.port ?? 16686,
+    monitoring: info.monitoring !== undefined,
+    prometheusPort: info.monitoring?.prometheus.port ?? 9090,
   };
 }
 

@@ -31,7 +31,9 @@ import { runningRedisPid, startRedis } from './redis.js';
 import { ensureServiceUser, preparePgRoot } from './service-user.js';
 import { pgInstances, tryReadStack, writeStack, type StackInfo } from './stack-file.js';
 import { externalPgHome, stopStack } from './down.js';
-import { changedFlags, describeChanges, flagName, NGINX_FLAGS, type FlagChange } from './up-flags.js';
+import { changedFlags, describeChanges, flagName, NGINX_FLAGS, OBSERVABILITY_FLAGS, RESTART_FLAGS, type FlagChange } from './up-flags.js';
+import { ensureJaegerBinary, planTracing, startJaeger } from './jaeger.js';
+import { ensureMonitoringTools, planMonitoring, startMonitoring } from './monitoring.js';
 
 /** Applies migrations and seeds the shard map (`src/catalog/migrate.ts` by default). */
 export type MigrateFn = (opts: MigrateOptions) => Promise<{ mapVersion: number }>;
@@ -80,11 +82,11 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
       }
       return { stack: existing, alreadyRunning: true, restarted: false, mapVersion: null };
     }
-    const fixed = changes.filter((c) => !NGINX_FLAGS.has(c.flag));
+    const fixed = changes.filter((c) => !RESTART_FLAGS.has(c.flag));
     if (fixed.length > 0) {
       throw new Error(`the stack in ${o.dir} exists and \`up\` starts it as it was laid out; asked for ${describeChanges(fixed)}. Nothing was started. ${howToChange(fixed, o.dir)}`);
     }
-    for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked} to NGINX (was ${c.was})`);
+    for (const c of changes) log(`applying ${flagName(c.flag)} ${c.asked}${NGINX_FLAGS.has(c.flag) ? ' to NGINX' : ''} (was ${c.was})`);
     // Only what was given (resolveLayoutOptions has validated it); absent flags keep the stack's values.
     const n = existing.nginx;
     existing.nginx = {
@@ -95,7 +97,9 @@ async function upLocked(o: ResolvedLayoutOptions, opts: UpOptions): Promise<UpRe
       anonBurst: opts.anonBurst ?? n.anonBurst,
       affinity: opts.affinity ?? n.affinity ?? false,
     };
-    log(`restarting stopped processes: ${dead.join(', ')}`);
+    if (changes.some((c) => OBSERVABILITY_FLAGS.has(c.flag))) applyObservability(existing, o, opts, log);
+    // After the flags: turning tracing or monitoring off or on changes which processes belong to the stack.
+    log(`restarting stopped processes: ${deadProcesses(existing).join(', ')}`);
     return restart(existing, opts, log);
   }
   if (existsSync(join(o.dir, 'pg')) && readdirSync(join(o.dir, 'pg')).length > 0) {
@@ -113,6 +117,7 @@ function howToChange(changes: FlagChange[], dir: string): string {
   if (flags.has('noAuth')) hints.push('authentication is chosen when a stack is made');
   if (flags.has('durability')) hints.push(`\`npx tessera shard durability <shard> sync|async${dirFlag(dir)}\` changes a shard's durability on a running stack`);
   if ([...flags].some((f) => NGINX_FLAGS.has(f))) hints.push(`NGINX settings apply when it starts: \`npm run down${dirFlag(dir, ' --')}\`, then \`up\` with them`);
+  if ([...flags].some((f) => OBSERVABILITY_FLAGS.has(f))) hints.push(`tracing and monitoring apply when the stack starts: \`npm run down${dirFlag(dir, ' --')}\`, then \`up\` with them`);
   hints.push(`\`npm run down -- --purge${dirFlag(dir)}\` deletes the stack and its data, so that \`up\` can lay out a new one`);
   return `${hints.join('; ')}.`;
 }
@@ -121,8 +126,35 @@ function dirFlag(dir: string, prefix = ''): string {
   return dir === resolveLayoutOptions().dir ? '' : `${prefix} --dir ${dir}`;
 }
 
+/** Turns tracing and monitoring on or off (or moves their ports) on a stopped stack, as `up` was asked. */
+function applyObservability(info: StackInfo, o: ResolvedLayoutOptions, opts: UpOptions, log: ProgressSink): void {
+  if (opts.tracing === false) info.tracing = undefined;
+  else if (opts.tracing || (info.tracing && (opts.traceSample !== undefined || opts.jaegerPort !== undefined))) {
+    info.tracing = planTracing(info, opts.jaegerPort ?? info.tracing?.jaeger.port ?? o.jaegerPort, opts.traceSample ?? info.tracing?.sample ?? o.traceSample);
+  }
+  if (opts.monitoring === false) info.monitoring = undefined;
+  else if (opts.monitoring || (info.monitoring && opts.prometheusPort !== undefined)) {
+    ensureMonitoringTools(log);
+    info.monitoring = planMonitoring(info, opts.prometheusPort ?? info.monitoring?.prometheus.port ?? o.prometheusPort);
+  }
+}
+
+/** Ports of the side processes: Jaeger's three, Prometheus and its two exporters. */
+function observabilityClaims(info: StackInfo): (PortClaim & { name: string })[] {
+  const claims: (PortClaim & { name: string })[] = [];
+  if (info.tracing) {
+    const p = info.tracing.jaeger.port;
+    claims.push({ name: 'jaeger', port: p, role: 'Jaeger UI' }, { name: 'jaeger', port: p + 1, role: 'Jaeger OTLP/HTTP' }, { name: 'jaeger', port: p + 2, role: 'Jaeger query gRPC' });
+  }
+  if (info.monitoring) {
+    for (const s of [info.monitoring.prometheus, ...info.monitoring.exporters]) claims.push({ name: s.name, port: s.port, role: s.name });
+  }
+  return claims;
+}
+
 function portClaims(info: StackInfo, only?: Set<string>): PortClaim[] {
   const claims: (PortClaim & { name: string })[] = [
+    ...observabilityClaims(info),
     ...pgInstances(info).map((i) => ({ name: i.name, port: i.port, role: `PostgreSQL ${i.name}` })),
     { name: 'redis', port: info.redis.port, role: 'Redis' },
     ...info.apps.map((a) => ({ name: a.id, port: a.port, role: `app ${a.id}` })),
@@ -140,6 +172,9 @@ function spareSlots(info: StackInfo): number[] {
 }
 
 async function create(o: ResolvedLayoutOptions, opts: UpOptions, log: ProgressSink): Promise<UpResult> {
+  // Tools first: a missing one is installed (or built) before anything starts.
+  if (o.monitoring) ensureMonitoringTools(log);
+  if (o.tracing) ensureJaegerBinary(log);
   const as = await ensureServiceUser();
   const bin = await resolvePgBinaries(as);
   const runtime = { pgOsUser: as?.name ?? null, pgBinDir: bin.binDir, pgVersion: bin.version };
@@ -160,7 +195,7 @@ async function create(o: ResolvedLayoutOptions, opts: UpOptions, log: ProgressSi
     log('up failed: stopping what was started and deleting the new data (logs stay in ' + join(o.dir, 'logs') + ')');
     await stopStack(info, ctx, () => undefined).catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
     await rm(externalPgHome(info) ?? info.runtime.pgRoot, { recursive: true, force: true });
-    for (const f of ['stack.json', 'topology.json', 'redis', 'nginx']) await rm(join(o.dir, f), { recursive: true, force: true });
+    for (const f of ['stack.json', 'topology.json', 'redis', 'nginx', 'prometheus', 'jaeger']) await rm(join(o.dir, f), { recursive: true, force: true });
     throw err;
   }
 }
@@ -188,6 +223,10 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
     migrate({ catalogUrl: info.catalog.url, seed, log: (line) => log(`  ${line}`) }));
   if (!opts.migrate) await step(log, 'applying each shard\'s durability (synchronous standbys)', () => applyStackDurability(info));
 
+  // Before the apps, so that their first spans have somewhere to go.
+  await startJaeger(info, log);
+  await writeStack(info);
+
   const auth = stackAuth(info);
   if (await ensureStackKeys(auth)) log(`made a signing key for tokens: ${auth.signingKeyFile} (mode 0600; mint tokens with \`npx tessera token\`)`);
   if (auth.mode === 'off') log(NO_AUTH_WARNING);
@@ -201,5 +240,11 @@ async function startServices(info: StackInfo, opts: UpOptions, log: ProgressSink
   }
   const verb = runningNginxPid(info.nginx) ? 'reloading' : 'starting';
   info.nginx.pid = await step(log, `${verb} nginx on :${info.nginx.port} (${info.apps.length} apps in ${upstreamPorts(info.nginx, info.apps).length} upstream slots, ${info.nginx.affinity ? 'user affinity' : 'least connections'})`, () => startNginx(info.nginx, info.apps));
+  await writeStack(info);
+  try {
+    await startMonitoring(info, log);
+  } finally {
+    await writeStack(info);
+  }
   return mapVersion;
 }

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import { TesseraError } from '../errors/catalog.js';
+import { instrumentPgPool } from '../observability/client-spans.js';
+import { breakerRejected, servedBy } from '../observability/shard-spans.js';
 import { CircuitBreaker } from './breaker.js';
 import { isUnavailable, mapDbError } from './errors.js';
 import { parseLsn } from './lsn.js';
@@ -59,6 +61,9 @@ export interface PoolSettings {
 /** Where a read was served. */
 export type ReadSource = 'replica' | 'primary';
 
+/** Told of every unit of work a shard serves (for per-shard load metrics). */
+export type ShardOpObserver = (shard: string, role: ReadSource) => void;
+
 interface ShardPool {
   endpoints: ShardEndpoints;
   primary: pg.Pool;
@@ -82,6 +87,7 @@ export class ShardPools {
   constructor(
     private readonly settings: PoolSettings,
     private readonly log: FastifyBaseLogger,
+    private readonly onOperation: ShardOpObserver = () => undefined,
   ) {}
 
   /** Creates pools for shards not seen yet, and replaces pools whose address changed. */
@@ -127,6 +133,7 @@ export class ShardPools {
     // An idle client that loses its server emits here; unhandled it would crash the process.
     // The error alone: pino would serialise the whole client hanging off it.
     pool.on('error', (err) => this.log.warn({ shard, error: err.message, code: (err as { code?: string }).code }, 'idle connection to shard failed'));
+    instrumentPgPool(pool, { shard, role: 'primary', url });
     return pool;
   }
 
@@ -158,6 +165,7 @@ export class ShardPools {
     const sp = this.#shards.get(shard);
     if (!sp) throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is not configured`, { retryAfter: 1, shard });
     if (!sp.breaker.allow()) {
+      breakerRejected(shard, sp.breaker.state);
       throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', `shard ${shard} is unavailable`, { retryAfter: 1, shard });
     }
     return sp;
@@ -167,7 +175,7 @@ export class ShardPools {
    * Runs `fn` with a client of the shard's primary. A client that failed is
    * destroyed rather than returned to the pool: its session state is unknown.
    */
-  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>, role: 'main' | 'locks' = 'main'): Promise<T> {
+  async withPrimary<T>(shard: string, fn: (client: pg.PoolClient) => Promise<T>, role: 'main' | 'locks' | 'probe' = 'main'): Promise<T> {
     const sp = this.#get(shard);
     let client: pg.PoolClient;
     try {
@@ -182,6 +190,8 @@ export class ShardPools {
       detach();
       client.release();
       sp.breaker.success();
+      // Probes (readiness, scrapes) are not the shard's load.
+      if (role !== 'probe') this.onOperation(shard, 'primary');
       return result;
     } catch (err) {
       detach();
@@ -234,6 +244,8 @@ export class ShardPools {
         const value = await fn(client);
         detach();
         client.release();
+        servedBy('replica', replica.name);
+        this.onOperation(shard, 'replica');
         return { value, source: 'replica' };
       } catch (err) {
         detach();
@@ -244,7 +256,9 @@ export class ShardPools {
         this.log.warn({ err, shard, replica: replica.name }, 'replica read failed; using the primary');
       }
     }
-    return { value: await this.withPrimary(shard, fn), source: 'primary' };
+    const value = await this.withPrimary(shard, fn);
+    servedBy('primary');
+    return { value, source: 'primary' };
   }
 
   /** The replicas of a shard with their measured lag, for metrics and /readyz. */
@@ -257,9 +271,9 @@ export class ShardPools {
     await Promise.all([...this.#shards.values()].map((sp) => sp.replicas.probe()));
   }
 
-  /** One statement on the shard's primary. */
+  /** One statement on the shard's primary, as a probe: readiness and scrape checks, not counted as the shard's load. */
   async query<R extends pg.QueryResultRow>(shard: string, text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.withPrimary(shard, (client) => client.query<R>(text, params));
+    return this.withPrimary(shard, (client) => client.query<R>(text, params), 'probe');
   }
 
   /** Closes every pool. */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
+import { instrumentPgPool } from '../observability/client-spans.js';
 import { parseLsn } from './lsn.js';
 
 /** The health of one read replica as last measured. */
@@ -57,6 +58,7 @@ export class ReplicaSet {
       // The error alone: pino would serialise the whole client hanging off it.
       pool.on('error', (err) => opts.log.warn({ shard, replica: i, error: err.message, code: (err as { code?: string }).code }, 'idle connection to replica failed'));
       const name = `${shard}-r${i + 1}`;
+      instrumentPgPool(pool, { shard, role: 'replica', replica: name, url });
       return { name, url, pool, status: { name, reachable: false, replayLsn: 0n, lagBytes: 0, lagMs: Number.POSITIVE_INFINITY } };
     });
   }

@@ -1,5 +1,8 @@
 import type pg from 'pg';
+import type { Span } from '@opentelemetry/api';
 import { TesseraError } from '../errors/catalog.js';
+import { retrySpan, routedTo, shardOperation } from '../observability/shard-spans.js';
+import { tracingHere } from '../observability/tracing.js';
 import type { KeyRange } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { WrongShardError } from './errors.js';
@@ -47,7 +50,7 @@ export class RoutedDb {
 
   /** Runs `fn` in a transaction on the primary owning `ksid`. */
   async tx<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<RoutedWrite<T>> {
-    const { shard, value } = await this.#withOwner(ksid, (shard) => this.pools.tx(shard, (client) => fn({ shard, client })));
+    const { shard, value } = await this.#withOwner('tx', ksid, (shard) => this.pools.tx(shard, (client) => fn({ shard, client })));
     return { shard, value: value.result, lsn: value.lsn };
   }
 
@@ -56,7 +59,7 @@ export class RoutedDb {
    * token for that shard, only a source replayed past the token's position.
    */
   async read<T>(ksid: bigint, fn: (client: pg.ClientBase) => Promise<T>, token?: ConsistencyToken): Promise<RoutedRead<T>> {
-    const { shard, value } = await this.#withOwner(ksid, (shard) => {
+    const { shard, value } = await this.#withOwner('read', ksid, (shard) => {
       const minLsn = token && token.shard === shard ? token.lsn : undefined;
       return this.pools.read(shard, fn, minLsn);
     });
@@ -65,12 +68,12 @@ export class RoutedDb {
 
   /** Runs `fn` with a client (autocommit) on the primary owning `ksid`. */
   onPrimary<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
-    return this.#withOwner(ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client })));
+    return this.#withOwner('primary', ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client })));
   }
 
   /** Like {@link onPrimary}, on a session of the lock pool: for holding a lock while writing elsewhere. */
   onLockSession<T>(ksid: bigint, fn: (ctx: RoutedContext) => Promise<T>): Promise<Routed<T>> {
-    return this.#withOwner(ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client }), 'locks'));
+    return this.#withOwner('lock', ksid, (shard) => this.pools.withPrimary(shard, (client) => fn({ shard, client }), 'locks'));
   }
 
   /** The shard that owns `ksid` under the current map. */
@@ -89,11 +92,17 @@ export class RoutedDb {
    * a fence refuses a write before it changes anything, and once a failover
    * has fenced the shard no write can commit on the old primary.
    */
-  async #withOwner<T>(ksid: bigint, run: (shard: string) => Promise<T>): Promise<Routed<T>> {
+  #withOwner<T>(op: string, ksid: bigint, run: (shard: string) => Promise<T>): Promise<Routed<T>> {
+    if (!tracingHere()) return this.#attempts(op, ksid, run, undefined);
+    return shardOperation(op, (span) => this.#attempts(op, ksid, run, span));
+  }
+
+  async #attempts<T>(op: string, ksid: bigint, run: (shard: string) => Promise<T>, span: Span | undefined): Promise<Routed<T>> {
     const deadline = Date.now() + this.opts.fenceWaitMs;
     let pause = 20;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const shard = this.ownerOf(ksid);
+      routedTo(span, op, shard, this.router.map.version);
       try {
         return { shard, value: await run(shard) };
       } catch (err) {
@@ -104,13 +113,17 @@ export class RoutedDb {
           const detail = moving ? 'the key is moving between shards; retry shortly' : `shard ${shard} is changing primaries; retry shortly`;
           throw new TesseraError('TESSERA_ERR_SHARD_UNAVAILABLE', detail, { retryAfter: 1, cause: err, shard });
         }
-        const before = this.router.map.version;
-        await this.reloadMap().catch(() => undefined);
-        if (this.router.map.version === before) {
-          await sleep(pause);
-          // Short: a cutover or a failover ends with a publication the apps hear within milliseconds.
-          pause = Math.min(pause * 2, 100);
-        }
+        const wait = async () => {
+          const before = this.router.map.version;
+          await this.reloadMap().catch(() => undefined);
+          if (this.router.map.version === before) {
+            await sleep(pause);
+            // Short: a cutover or a failover ends with a publication the apps hear within milliseconds.
+            pause = Math.min(pause * 2, 100);
+          }
+        };
+        if (span) await retrySpan(moving ? 'stale_map' : 'failover', shard, attempt, wait);
+        else await wait();
       }
     }
   }
@@ -121,10 +134,17 @@ export class RoutedDb {
    */
   async scatter<T>(fn: (shard: string, ranges: KeyRange[], client: pg.ClientBase) => Promise<T>): Promise<Routed<T>[]> {
     const map = this.router.map;
+    const readShard = async (shard: string) => (await this.pools.read(shard, (client) => fn(shard, map.rangesOf(shard), client))).value;
+    const traced = tracingHere();
     return Promise.all(
       map.shards().map(async (shard) => ({
         shard,
-        value: (await this.pools.read(shard, (client) => fn(shard, map.rangesOf(shard), client))).value,
+        value: traced
+          ? await shardOperation('read', (span) => {
+            routedTo(span, 'read', shard, map.version);
+            return readShard(shard);
+          })
+          : await readShard(shard),
       })),
     );
   }

@@ -19,6 +19,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CatalogStore } from '../catalog/store.js';
 import { formatLsn } from '../db/lsn.js';
+import { inSpan } from '../observability/tracing.js';
 import type { ShardEndpoints } from '../db/pools.js';
 import { choose, measure, named } from './choose.js';
 import { FailoverInputError } from './errors.js';
@@ -80,8 +81,16 @@ function instancesOf(o: FailoverOptions, ep: ShardEndpoints): ShardInstances {
   return inst;
 }
 
-/** Runs (or resumes) a failover of `o.shard`; see the module comment. */
-export async function failover(o: FailoverOptions): Promise<FailoverResult> {
+/** Runs (or resumes) a failover of `o.shard`; see the module comment. One trace, its steps child spans (tracing on only). */
+export function failover(o: FailoverOptions): Promise<FailoverResult> {
+  return inSpan(`failover ${o.shard}`, { 'tessera.shard': o.shard, 'tessera.failover.kind': o.emergency ? 'emergency' : 'planned' }, async (span) => {
+    const result = await failoverUntraced(o);
+    span?.setAttributes({ 'tessera.failover.id': result.record.id, 'tessera.failover.phase': result.record.phase, 'tessera.failover.resumed': result.resumed });
+    return result;
+  });
+}
+
+async function failoverUntraced(o: FailoverOptions): Promise<FailoverResult> {
   const ep = await o.catalog.shard(o.shard);
   if (!ep) {
     const known = (await o.catalog.shards()).map((s) => s.name);
@@ -154,7 +163,7 @@ async function run(ctx: Ctx): Promise<void> {
     const started = Date.now();
     let detail: Record<string, unknown>;
     try {
-      detail = await STEPS[phase](ctx);
+      detail = await inSpan(`failover.${phase}`, { 'tessera.shard': ctx.o.shard, 'tessera.failover.id': ctx.rec.id }, () => STEPS[phase](ctx));
     } catch (err) {
       const promoted = phases.indexOf(phase) > phases.indexOf('promote') || (phase === 'promote' && !(await position(ctx.target.url).catch(() => undefined))?.inRecovery);
       if (!promoted) await giveUp(ctx, phase, err);

@@ -9,17 +9,21 @@ import type { Metrics } from './metrics.js';
 type CounterChild = ReturnType<Metrics['httpRequests']['labels']>;
 type HistogramChild = ReturnType<Metrics['httpDuration']['labels']>;
 
-/** Records one finished request: `tessera_http_requests_total` and `tessera_http_request_duration_seconds`. */
-export function httpMetrics(metrics: Metrics): { record(route: string, method: string, status: number, seconds: number): void } {
+/**
+ * Records one finished request: `tessera_http_requests_total` (with the cache
+ * tier that answered, `none` when no cache was read) and
+ * `tessera_http_request_duration_seconds`.
+ */
+export function httpMetrics(metrics: Metrics): { record(route: string, method: string, status: number, tier: string, seconds: number): void } {
   const counters = new Map<string, CounterChild>();
   const histograms = new Map<string, HistogramChild>();
   return {
-    record(route, method, status, seconds) {
+    record(route, method, status, tier, seconds) {
       const key = `${method} ${route}`;
-      const statusKey = `${key} ${status}`;
+      const statusKey = `${key} ${status} ${tier}`;
       let counter = counters.get(statusKey);
       if (!counter) {
-        counter = metrics.httpRequests.labels({ route, method, status });
+        counter = metrics.httpRequests.labels({ route, method, status, tier });
         counters.set(statusKey, counter);
       }
       counter.inc();

@@ -9,10 +9,12 @@ export function createMetrics(appId: string) {
     registry,
     /** Run before each scrape, to set gauges that are read off other objects. */
     beforeScrape: [] as (() => void)[],
+    /** Async refreshes before each scrape (catalog and shard probes); each is bounded by the scrape route. */
+    beforeScrapeAsync: [] as (() => Promise<void>)[],
     httpRequests: new Counter({
       name: 'tessera_http_requests_total',
-      help: 'HTTP requests by route, method and status',
-      labelNames: ['route', 'method', 'status'] as const,
+      help: 'HTTP requests by route, method, status and the cache tier that answered (l1, l2, miss; none for requests that read no cache)',
+      labelNames: ['route', 'method', 'status', 'tier'] as const,
       registers: [registry],
     }),
     httpDuration: new Histogram({
@@ -67,7 +69,68 @@ export function createMetrics(appId: string) {
       labelNames: ['shard', 'replica'] as const,
       registers: [registry],
     }),
-    shardUp: new Gauge({ name: 'tessera_shard_up', help: 'Whether the shard primary answered the last readiness probe', labelNames: ['shard'] as const, registers: [registry] }),
+    shardOps: new Counter({
+      name: 'tessera_shard_operations_total',
+      help: 'Units of work sent to each shard (a transaction, a read, a statement), by the role that served them: primary or replica',
+      labelNames: ['shard', 'role'] as const,
+      registers: [registry],
+    }),
+    replicaUp: new Gauge({
+      name: 'tessera_replica_up',
+      help: 'Whether each read replica answered its last lag probe as a standby (1) or not (0)',
+      labelNames: ['shard', 'replica'] as const,
+      registers: [registry],
+    }),
+    replicaMaxLagSeconds: new Gauge({
+      name: 'tessera_replica_max_lag_seconds',
+      help: 'The lag past which a replica serves no reads (TESSERA_REPLICA_MAX_LAG_MS)',
+      registers: [registry],
+    }),
+    shardUp: new Gauge({
+      name: 'tessera_shard_up',
+      help: 'Whether the shard primary answered the last probe (at each scrape and each readiness check) as a writable primary',
+      labelNames: ['shard'] as const,
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: 'tessera_shard_breaker_state',
+      help: 'Circuit breaker of each shard primary: 0 closed (serving), 1 half-open (a trial may pass), 2 open (failing fast)',
+      labelNames: ['shard'] as const,
+      registers: [registry],
+    }),
+    shardEpoch: new Gauge({ name: 'tessera_shard_epoch', help: 'Epoch of each shard (every failover bumps it), as this replica knows it', labelNames: ['shard'] as const, registers: [registry] }),
+    shardState: new Gauge({
+      name: 'tessera_shard_state',
+      help: 'Whether each shard is serving, switching (planned failover: writes wait) or electing (emergency failover: writes fail fast), one-hot',
+      labelNames: ['shard', 'state'] as const,
+      registers: [registry],
+    }),
+    failovers: new Gauge({
+      name: 'tessera_shard_failovers',
+      help: 'Failovers recorded in the catalog per shard, kind and result (done, failed, running); a count that only grows',
+      labelNames: ['shard', 'kind', 'result'] as const,
+      registers: [registry],
+    }),
+    failoverWritePause: new Gauge({
+      name: 'tessera_shard_failover_write_pause_seconds',
+      help: 'How long writes to the shard waited in its last planned failover (fence to publish)',
+      labelNames: ['shard'] as const,
+      registers: [registry],
+    }),
+    reshardPhase: new Gauge({
+      name: 'tessera_reshard_phase',
+      help: 'Phase of each resharding workflow that is running or finished within a day, one-hot',
+      labelNames: ['workflow', 'source', 'target', 'range', 'phase'] as const,
+      registers: [registry],
+    }),
+    reshardRowsCopied: new Gauge({ name: 'tessera_reshard_rows_copied', help: 'Rows a resharding workflow has copied', labelNames: ['workflow'] as const, registers: [registry] }),
+    reshardRowsTotal: new Gauge({ name: 'tessera_reshard_rows_total', help: 'Rows a resharding workflow planned to copy', labelNames: ['workflow'] as const, registers: [registry] }),
+    reshardCutoverWindow: new Gauge({
+      name: 'tessera_reshard_cutover_window_seconds',
+      help: 'How long writes to the moving range waited in the workflow\'s cutover (fence to map published)',
+      labelNames: ['workflow'] as const,
+      registers: [registry],
+    }),
   };
 }
 

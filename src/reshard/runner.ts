@@ -5,6 +5,7 @@
  * off one workflow; it dies with the session of a killed CLI.
  */
 import type { CatalogStore } from '../catalog/store.js';
+import { inSpan } from '../observability/tracing.js';
 import { parseKeyRange } from '../routing/keyrange.js';
 import { cleanup } from './cleanup.js';
 import { DEFAULT_RUN_OPTIONS, type RunContext, type RunOptions } from './context.js';
@@ -47,7 +48,16 @@ export interface RunDeps {
  * workflow already in `cleanup` is finished. Failures are recorded on the
  * workflow and rethrown; the phase stays, so `resume` retries it.
  */
-export async function runWorkflow(deps: RunDeps, id: string, action: Action, opts: { stopAfter?: Phase } = {}): Promise<Workflow> {
+export function runWorkflow(deps: RunDeps, id: string, action: Action, opts: { stopAfter?: Phase } = {}): Promise<Workflow> {
+  // One trace per run (tracing on only): its phases are child spans.
+  return inSpan(`reshard ${action}`, { 'tessera.reshard.workflow': id, 'tessera.reshard.action': action }, async (span) => {
+    const wf = await runWorkflowUntraced(deps, id, action, opts);
+    span?.setAttributes({ 'tessera.reshard.source': wf.source, 'tessera.reshard.target': wf.target, 'tessera.reshard.range': wf.range, 'tessera.reshard.phase': wf.phase });
+    return wf;
+  });
+}
+
+async function runWorkflowUntraced(deps: RunDeps, id: string, action: Action, opts: { stopAfter?: Phase }): Promise<Workflow> {
   let wf = await deps.workflows.get(id);
   if (FINAL_PHASES.includes(wf.phase)) throw new ReshardInputError('WRONG_PHASE', `workflow ${id} is finished (${wf.phase})`);
   if (!ALLOWED[action].includes(wf.phase)) {
@@ -91,24 +101,29 @@ export async function runWorkflow(deps: RunDeps, id: string, action: Action, opt
   }
 }
 
+/** One phase as a span of the run's trace (tracing on only). */
+function phase<T>(ctx: RunContext, name: string, fn: () => Promise<T>): Promise<T> {
+  return inSpan(`reshard.${name}`, { 'tessera.reshard.workflow': ctx.wf.id, 'tessera.reshard.range': ctx.wf.range, 'tessera.reshard.source': ctx.source.name, 'tessera.reshard.target': ctx.target.name }, fn);
+}
+
 async function drive(ctx: RunContext, action: Action, stopAfter?: Phase): Promise<void> {
-  if (action === 'rollback') return rollback(ctx);
-  if (action === 'abort') return abort(ctx);
-  if (action === 'cleanup') return cleanup(ctx);
+  if (action === 'rollback') return phase(ctx, 'rollback', () => rollback(ctx));
+  if (action === 'abort') return phase(ctx, 'abort', () => abort(ctx));
+  if (action === 'cleanup') return phase(ctx, 'cleanup', () => cleanup(ctx));
   const resumedCutover = ctx.wf.phase === 'cutover';
   for (;;) {
-    const phase = ctx.wf.phase;
-    if (phase === stopAfter) {
+    const current = ctx.wf.phase;
+    if (current === stopAfter) {
       // `--no-wait`: the copy runs inside PostgreSQL without us; `resume` picks it up.
-      if (phase === 'copy') await startCopy(ctx);
+      if (current === 'copy') await phase(ctx, 'copy.start', () => startCopy(ctx));
       return;
     }
-    switch (phase) {
-      case 'prepare': await prepare(ctx); break;
-      case 'copy': await waitCopy(ctx); break;
-      case 'verify': await verifyPhase(ctx); break;
-      case 'cutover': await cutover(ctx, resumedCutover); break;
-      case 'cleanup': await cleanup(ctx); break;
+    switch (current) {
+      case 'prepare': await phase(ctx, 'prepare', () => prepare(ctx)); break;
+      case 'copy': await phase(ctx, 'copy', () => waitCopy(ctx)); break;
+      case 'verify': await phase(ctx, 'verify', () => verifyPhase(ctx)); break;
+      case 'cutover': await phase(ctx, 'cutover', () => cutover(ctx, resumedCutover)); break;
+      case 'cleanup': await phase(ctx, 'cleanup', () => cleanup(ctx)); break;
       default: return; // switched (waits for `cleanup` or `rollback`) or final
     }
   }

@@ -34,6 +34,8 @@ describe('npm run bench -- --short', () => {
     // Reads were served by the tier each case forces (from the apps' own counters).
     const tiers = Object.fromEntries(results.cases.map((c) => [c.id, c.tiers]));
     expect(tiers['get-l1']?.l1).toBeGreaterThan(0.95);
+    expect(tiers['get-l1-trace-1pct']?.l1).toBeGreaterThan(0.95);
+    expect(tiers['get-l1-trace-100pct']?.l1).toBeGreaterThan(0.95);
     expect(tiers['get-l2']?.l2).toBeGreaterThan(0.95);
     expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.95);
     expect(results.memory.length).toBeGreaterThan(0);

@@ -119,8 +119,8 @@ function composeConfig(vars: Env): { status: number | null; stdout: string; stde
   }
   const envFile = join(scratch, `${Object.keys(vars).length}-${Math.random().toString(36).slice(2)}.env`);
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(''));
-  // --profile cli: v2 leaves services of inactive profiles out of `config`.
-  const args = ['--env-file', envFile, '--profile', 'cli', '-f', COMPOSE_FILE, 'config'];
+  // Every profile: v2 leaves services of inactive profiles out of `config`.
+  const args = ['--env-file', envFile, '--profile', 'cli', '--profile', 'tracing', '--profile', 'monitoring', '-f', COMPOSE_FILE, 'config'];
   const r = spawnSync(tool[0]!, [...tool.slice(1), ...args], { cwd: ROOT, env: hermeticEnv(), encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
@@ -215,6 +215,17 @@ function imageHealthcheck(dockerfile: string): string | undefined {
   return /^HEALTHCHECK (?:[^\n]*\\\n)*[^\n]*/m.exec(last)?.[0];
 }
 
+/** Every stage of the Dockerfile starts from BASE_IMAGE (default debian:bookworm-slim) or an earlier stage. */
+function expectOnBase(dockerfile: string): void {
+  const text = readFileSync(join(ROOT, dockerfile), 'utf8');
+  expect(text, dockerfile).toMatch(new RegExp(`^ARG BASE_IMAGE=${BASE_DEFAULT}$`, 'm'));
+  const stages = new Set<string>();
+  for (const [, from, as] of text.matchAll(/^FROM (\S+)(?: AS ([a-z-]+))?$/gm)) {
+    expect(from === '${BASE_IMAGE}' || stages.has(from!), `${dockerfile}: FROM ${from}`).toBe(true);
+    if (as) stages.add(as);
+  }
+}
+
 /** `15s`, `1m30s`, `500ms` → milliseconds. */
 function durationMs(text: string): number {
   let ms = 0;
@@ -238,9 +249,14 @@ afterAll(() => {
 
 // ---------------------------------------------------------------------------
 
+/** The optional observability profiles: checked apart from the stack's own services. */
+const OBSERVABILITY = new Set(['tracing', 'monitoring']);
+const isObservability = (s: Service) => (s.profiles ?? []).some((p) => OBSERVABILITY.has(p));
+
 describe('docker-compose.yml', () => {
   let config: ComposeConfig;
   let services: Record<string, Service>;
+  let observability: Record<string, Service>;
 
   // A missing tool or an invalid file fails every test below (not a skip).
   let loadError: Error | undefined;
@@ -248,7 +264,8 @@ describe('docker-compose.yml', () => {
   beforeAll(() => {
     try {
       config = renderComposeConfig();
-      services = config.services;
+      services = Object.fromEntries(Object.entries(config.services).filter(([, svc]) => !isObservability(svc)));
+      observability = Object.fromEntries(Object.entries(config.services).filter(([, svc]) => isObservability(svc)));
     } catch (err) {
       loadError = err as Error;
     }
@@ -275,15 +292,20 @@ describe('docker-compose.yml', () => {
 
   it('writes no password: every secret comes from a variable', () => {
     const raw = readFileSync(COMPOSE_FILE, 'utf8');
-    for (const line of raw.split('\n').filter((l) => /PASSWORD\w*:/.test(l) && !l.trim().startsWith('#'))) {
-      expect(line.trim()).toMatch(/^\w*PASSWORD\w*: \$\{TESSERA_\w+:\?[^}]+\}$/);
-    }
+    const passwordKeys = raw.split('\n').filter((l) => /^\s*\w*PASS\w*:/.test(l));
+    expect(passwordKeys.length).toBeGreaterThan(0);
+    for (const line of passwordKeys) expect(line.trim()).toMatch(/^\w*PASS\w*: \$\{TESSERA_\w+:\?[^}]+\}$/);
     // No user:password@ in a URL (variables read as plain words here).
     expect(raw.replace(/\$\{[^}]*\}/g, 'VAR')).not.toMatch(/postgres:\/\/[^@\s]*:[^@\s]*@/);
     // The rendered file carries the given passwords only where a password belongs.
     for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(envOf(s))) {
-        if (Object.values(SECRETS).some((secret) => value.includes(secret))) expect(key, `${name}.${key}`).toMatch(/PASSWORD$/);
+        if (Object.values(SECRETS).some((secret) => value.includes(secret))) expect(key, `${name}.${key}`).toMatch(/(PASSWORD|_PASS)$/);
+      }
+    }
+    for (const [name, s] of Object.entries(observability)) {
+      for (const [key, value] of Object.entries(envOf(s))) {
+        if (Object.values(SECRETS).some((secret) => value.includes(secret))) expect(key, `${name}.${key}`).toBe('DATA_SOURCE_PASS');
       }
     }
   });
@@ -301,15 +323,7 @@ describe('docker-compose.yml', () => {
       images.set(s.image!, dockerfile);
     }
     expect([...images.keys()].sort()).toEqual(['tessera/app:local', 'tessera/nginx:local', 'tessera/postgres:local', 'tessera/redis:local']);
-    for (const dockerfile of images.values()) {
-      const text = readFileSync(join(ROOT, dockerfile), 'utf8');
-      expect(text, dockerfile).toMatch(new RegExp(`^ARG BASE_IMAGE=${BASE_DEFAULT}$`, 'm'));
-      const stages = new Set<string>();
-      for (const [, from, as] of text.matchAll(/^FROM (\S+)(?: AS ([a-z-]+))?$/gm)) {
-        expect(from === '${BASE_IMAGE}' || stages.has(from!), `${dockerfile}: FROM ${from}`).toBe(true);
-        if (as) stages.add(as);
-      }
-    }
+    for (const dockerfile of images.values()) expectOnBase(dockerfile);
   });
 
   it('publishes one host port, NGINX on 127.0.0.1:8080; no database or Redis port, no app port (so --scale app=N works)', () => {
@@ -362,7 +376,9 @@ describe('docker-compose.yml', () => {
     const env = envOf(services.app!);
     // Read by the image's entrypoint, not the app: the password for a connection string without one.
     const entrypointOnly = new Set(['TESSERA_DB_PASSWORD']);
-    for (const name of Object.keys(env).filter((n) => !entrypointOnly.has(n))) expect(known.has(name), `${name} is not in ConfigSchema`).toBe(true);
+    // OTEL_*: the standard OpenTelemetry variables (src/observability/tracing-config.ts reads them).
+    for (const name of Object.keys(env).filter((n) => !entrypointOnly.has(n))) expect(known.has(name) || name.startsWith('OTEL_'), `${name} is not in ConfigSchema`).toBe(true);
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'tracing is off unless an endpoint is given').toBe('');
     expect(env.TESSERA_HOST).toBe('0.0.0.0');
     expect(env.TESSERA_APP_ID, 'TESSERA_APP_ID comes from the container hostname').toBeUndefined();
     expect(hostOf(env.TESSERA_CATALOG_URL!)).toBe('catalog');
@@ -433,6 +449,34 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(config.secrets ?? {}).sort()).toEqual(['tessera_jwks', 'tessera_signing_key']);
   });
 
+  it('has Jaeger under the tracing profile and Prometheus with its exporters under the monitoring profile, built here on the one base, UIs on 127.0.0.1 only', () => {
+    expect(Object.keys(observability).sort()).toEqual([
+      'jaeger', 'pg-exporter-catalog', 'pg-exporter-shard-a', 'pg-exporter-shard-a-replica', 'pg-exporter-shard-b', 'pg-exporter-shard-b-replica', 'prometheus', 'redis-exporter',
+    ]);
+    expect(observability.jaeger!.profiles).toEqual(['tracing']);
+    expect(observability.jaeger!.build?.dockerfile).toBe('docker/jaeger/Dockerfile');
+    for (const [name, svc] of Object.entries(observability)) {
+      if (name !== 'jaeger') {
+        expect(svc.profiles, name).toEqual(['monitoring']);
+        expect(svc.build?.dockerfile, name).toBe('docker/prometheus/Dockerfile');
+      }
+      expect(buildArgs(svc), name).toEqual({ BASE_IMAGE: BASE_DEFAULT });
+      expectOnBase(svc.build!.dockerfile!);
+      for (const p of portsOf(svc).filter((x) => x.published)) expect(p.hostIp, name).toBe('127.0.0.1');
+      // Exporters stay on the internal network; what publishes a UI needs the edge network too.
+      expect(networksOf(svc), name).toEqual(portsOf(svc).some((x) => x.published) ? ['backend', 'edge'] : ['backend']);
+    }
+    // Every PostgreSQL service has its exporter, and Prometheus finds the app replicas through Docker's DNS.
+    for (const db of DATABASES) {
+      const env = envOf(observability[`pg-exporter-${db}`]!);
+      expect(env.DATA_SOURCE_URI, db).toMatch(new RegExp(`^${db}:5432/`));
+      expect(env.DATA_SOURCE_PASS, db).toBe(SECRETS.TESSERA_DB_PASSWORD);
+    }
+    const prom = readFileSync(join(ROOT, 'docker', 'prometheus', 'prometheus.yml'), 'utf8');
+    expect(prom).toMatch(/dns_sd_configs:\s*\n\s*- names: \[app\]/);
+    expect(prom).toContain('/etc/prometheus/alerts.yml');
+  });
+
   describe('shards/compose.json', () => {
     let seed: TopologySeed;
 
@@ -476,7 +520,7 @@ describe('docker-compose.yml', () => {
 });
 
 describe('docker-stack.yml (Swarm)', () => {
-  const stack = parseYaml(readFileSync(STACK_FILE, 'utf8'), { merge: true }) as ComposeConfig;
+  const stack = parseYaml(readFileSync(STACK_FILE, 'utf8'), { merge: true, maxAliasCount: -1 }) as ComposeConfig;
   const services = stack.services;
 
   it('validates with `docker stack config`', () => {
@@ -485,9 +529,10 @@ describe('docker-stack.yml (Swarm)', () => {
   });
 
   it('runs the compose file\'s services on the compose file\'s images', () => {
-    const compose = parseYaml(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as ComposeConfig;
-    const longRunning = (names: string[]) => names.filter((n) => !ONE_SHOT.has(n) || n === 'migrate').sort();
-    expect(Object.keys(services).sort()).toEqual(longRunning(Object.keys(compose.services)));
+    const compose = parseYaml(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true, maxAliasCount: -1 }) as ComposeConfig;
+    // Not the on-demand cli, nor the optional observability profiles.
+    const stackServices = Object.entries(compose.services).filter(([n, svc]) => n !== 'cli' && !isObservability(svc)).map(([n]) => n).sort();
+    expect(Object.keys(services).sort()).toEqual(stackServices);
     for (const [name, s] of Object.entries(services)) expect(s.image, name).toBe(compose.services[name]!.image);
   });
 

@@ -7,9 +7,12 @@ const stack = (opts: Parameters<typeof resolveLayoutOptions>[0]) => planStack(re
 
 describe('up on an existing stack compares the flags given with the stack', () => {
   it('reads every flag back off the stack file', () => {
-    const info = stack({ shards: 3, replicas: 2, apps: 3, appSlots: 5, strategy: 'range', port: 9000, pgBasePort: 20000, redisPort: 7000, appBasePort: 4000, rate: '10r/s', burst: 5, anonRate: '2r/s', anonBurst: 3, affinity: true, exactRanges: true, noAuth: true, durability: 'async' });
-    expect(stackFlags(info)).toEqual({ shards: 3, replicas: 2, apps: 3, appSlots: 5, strategy: 'range', port: 9000, pgBasePort: 20000, redisPort: 7000, appBasePort: 4000, rate: '10r/s', burst: 5, anonRate: '2r/s', anonBurst: 3, affinity: true, exactRanges: true, noAuth: true, durability: 'async' });
-    expect(stackFlags(stack({}))).toMatchObject({ shards: 2, replicas: 1, apps: 2, appSlots: 4, strategy: 'hash', port: 8080, rate: '2000r/s', burst: 4000, affinity: false, exactRanges: false, noAuth: false, durability: 'sync' });
+    const info = stack({ shards: 3, replicas: 2, apps: 3, appSlots: 5, strategy: 'range', port: 9000, pgBasePort: 20000, redisPort: 7000, appBasePort: 4000, rate: '10r/s', burst: 5, anonRate: '2r/s', anonBurst: 3, affinity: true, exactRanges: true, noAuth: true, durability: 'async', tracing: true, traceSample: 0.1, jaegerPort: 17000 });
+    expect(stackFlags(info)).toEqual({
+      shards: 3, replicas: 2, apps: 3, appSlots: 5, strategy: 'range', port: 9000, pgBasePort: 20000, redisPort: 7000, appBasePort: 4000, rate: '10r/s', burst: 5, anonRate: '2r/s', anonBurst: 3, affinity: true, exactRanges: true, noAuth: true, durability: 'async',
+      tracing: true, traceSample: 0.1, jaegerPort: 17000, monitoring: false, prometheusPort: 9090,
+    });
+    expect(stackFlags(stack({}))).toMatchObject({ shards: 2, replicas: 1, apps: 2, appSlots: 4, strategy: 'hash', port: 8080, rate: '2000r/s', burst: 4000, affinity: false, exactRanges: false, noAuth: false, durability: 'sync', tracing: false, monitoring: false });
   });
 
   it('finds no change when no flag is given, or each given flag says what the stack is', () => {

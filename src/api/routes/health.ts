@@ -35,6 +35,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ probe: ReadinessProbe; me
 
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
     for (const refresh of metrics.beforeScrape) refresh();
+    // Catalog and shard probes, each bounded: a scrape never waits on a dead server past its own timeout.
+    await Promise.all(metrics.beforeScrapeAsync.map((refresh) => refresh().catch(() => undefined)));
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

@@ -15,6 +15,12 @@ function durabilityMode(value: string): 'sync' | 'async' {
   return value;
 }
 
+function ratio(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('a ratio from 0 to 1, e.g. 0.01');
+  return n;
+}
+
 function strategy(value: string): StrategyName {
   if (value !== 'hash' && value !== 'range') throw new InvalidArgumentError('must be hash or range');
   return value;
@@ -51,7 +57,14 @@ export function register(program: Command): void {
     .option('--no-auth', 'apps without authentication: anyone who reaches the stack can read and change everything (local experiments only)')
     .option('--affinity', 'NGINX sends each user id to one app replica (consistent hash) instead of least connections')
     .option('--exact-ranges', 'write exact key-range boundaries (5555555555555555) instead of Vitess short names (55)')
-    .addHelpText('after', '\nEnvironment: TESSERA_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
+    .option('--tracing', 'start Jaeger (built from the Go module proxy on first use) and have the apps trace into it over OTLP')
+    .option('--no-tracing', 'on a stopped stack that traces: start it without Jaeger and without tracing')
+    .option('--trace-sample <ratio>', 'share of new traces the apps sample with --tracing; a caller\'s sampled traceparent is always followed (default 1)', ratio)
+    .option('--jaeger-port <port>', 'Jaeger UI and query API; OTLP/HTTP on the next port, query gRPC on the one after (default 16686)', int)
+    .option('--monitoring', 'start Prometheus (Debian\'s package) scraping every app, Redis and PostgreSQL, with the alert rules of monitoring/alerts.yml')
+    .option('--no-monitoring', 'on a stopped stack with monitoring: start it without Prometheus and its exporters')
+    .option('--prometheus-port <port>', 'Prometheus port; the Redis and PostgreSQL exporters take the next two (default 9090)', int)
+    .addHelpText('after', '\nEnvironment: TESSERA_* and OTEL_* variables are passed to the apps; TESSERA_PG_BIN_DIR uses a system PostgreSQL; TESSERA_APP_ENTRY replaces src/server.ts.')
     .action(async ({ auth, ...flags }: UpFlags) => {
       // commander sets `auth: true` unless --no-auth is given; only an explicit --no-auth counts.
       const result = await up({ ...flags, ...(auth === false && { noAuth: true }) });
