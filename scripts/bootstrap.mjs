@@ -38,6 +38,11 @@ const wanted = [
 const withTools = process.argv.includes('--with-tools');
 // The test suite also validates docker-compose.yml with the compose tool.
 if (withTools) wanted.push(['docker-compose', 'docker-compose']);
+// The Docker suite: the engine, and mmdebstrap for the base image where no
+// registry is reachable. TESSERA_SKIP_DOCKER=1 (a developer's choice; CI
+// never sets it) leaves Docker alone.
+const withDocker = withTools && process.env.TESSERA_SKIP_DOCKER !== '1';
+if (withDocker) wanted.push(['dockerd', 'docker.io'], ['mmdebstrap', 'mmdebstrap']);
 // Prometheus, promtool and the Redis and PostgreSQL exporters: `tessera up
 // --monitoring`, and the alert-rule and monitoring tests.
 if (withTools || process.argv.includes('--with-monitoring')) {
@@ -76,4 +81,12 @@ if (withTools || process.argv.includes('--with-jaeger')) {
     console.error(`[bootstrap] ${err.message}`);
     process.exit(1);
   }
+}
+
+// The Docker suite (test/docker/) needs a running engine and the base image:
+// scripts/docker-engine.sh starts dockerd when none answers (as root) and
+// builds the base from Debian's packages when it is absent.
+if (withDocker) {
+  log('checking the Docker engine and the base image (scripts/docker-engine.sh)');
+  execFileSync('bash', [join(root, 'scripts', 'docker-engine.sh')], { cwd: root, stdio: 'inherit' });
 }

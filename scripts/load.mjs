@@ -21,8 +21,9 @@ Get it in one of these ways:
   - a k6 binary on your PATH: download a release from https://github.com/grafana/k6/releases,
     or use your OS package manager (brew install k6, winget install k6, apt/dnf from dl.k6.io);
     or point K6_BIN at the binary
-  - no install, with Docker: docker compose --profile load run --rm k6
-    (another scenario: K6_SCRIPT=scenarios/<name>.js docker compose --profile load run --rm k6)`;
+Against the compose stack, from the host, with a token its cli service signs:
+  TESSERA_TOKEN=$(docker compose run --rm -T cli token --scope users:read,users:write,users:list --client k6) \\
+    npm run load -- <scenario> --base-url http://127.0.0.1:8080`;
 
 function scenarios() {
   return readdirSync(SCENARIOS).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();

@@ -1,7 +1,9 @@
 /**
  * The bearer token a client tool (seed, the benchmark, load runs) sends: one
  * given explicitly (`--token`, `TESSERA_TOKEN`), else one minted with the
- * local stack's own signing key; none for a stack without authentication.
+ * local stack's own signing key, or with TESSERA_AUTH_SIGNING_KEY_FILE's (the
+ * compose stack's `cli` service has its key there); none for a stack without
+ * authentication.
  */
 import { existsSync } from 'node:fs';
 import { tryReadStack } from '../cluster/stack-file.js';
@@ -27,15 +29,15 @@ export async function clientToken(opts: ClientTokenOptions, env: NodeJS.ProcessE
   if (given !== undefined) return given;
   const stack = tryReadStack(opts.dir);
   if (stack?.auth?.mode === 'off') return undefined;
-  const keyFile = stack?.auth?.signingKeyFile;
+  const keyFile = stack?.auth?.signingKeyFile ?? (env.TESSERA_AUTH_SIGNING_KEY_FILE || undefined);
   if (!keyFile || !existsSync(keyFile)) {
-    throw new Error(`no token: pass --token (or set TESSERA_TOKEN) with one from \`tessera token\`, or run against a local stack in ${opts.dir} whose key can sign one`);
+    throw new Error(`no token: pass --token (or set TESSERA_TOKEN) with one from \`tessera token\`, set TESSERA_AUTH_SIGNING_KEY_FILE, or run against a local stack in ${opts.dir} whose key can sign one`);
   }
   return mintToken(await readSigningKey(keyFile), {
     scopes: opts.scopes,
     clientId: opts.clientId,
     ttlSeconds: opts.ttlSeconds ?? 3600,
-    issuer: stack?.auth?.issuer ?? 'tessera',
-    audience: stack?.auth?.audience ?? 'tessera',
+    issuer: stack?.auth?.issuer ?? (env.TESSERA_AUTH_ISSUER || 'tessera'),
+    audience: stack?.auth?.audience ?? (env.TESSERA_AUTH_AUDIENCE || 'tessera'),
   });
 }

@@ -13,7 +13,7 @@ import { forwardCaughtUp } from './context.js';
 import { ReshardError } from './errors.js';
 import { mapAssigns, reassign } from './map-edit.js';
 import { setFenced } from './ownership.js';
-import { currentLsn, ensureLogicalSlot, ensurePublication, waitConfirmed } from './replication.js';
+import { canFilterOrigin, currentLsn, ensureLogicalSlot, ensurePublication, waitConfirmed } from './replication.js';
 
 async function latestMap(ctx: RunContext): Promise<ShardMap> {
   const rec = await ctx.catalog.latestMap();
@@ -34,8 +34,11 @@ export async function cutover(ctx: RunContext, resumed: boolean): Promise<void> 
   // Outside the window: the rollback stream's publication and slot on the
   // target, made before the target takes any write for the range (the
   // publication first: a slot cannot decode with a publication younger than it).
+  // Before PostgreSQL 16 the slot waits for the forward stream to catch up,
+  // inside the window (see canFilterOrigin).
+  const slotEarly = await canFilterOrigin(ctx.target.db);
   await ensurePublication(ctx.target.db, ctx.names.reverse, ctx.range);
-  await ensureLogicalSlot(ctx.target.db, ctx.names.reverse);
+  if (slotEarly) await ensureLogicalSlot(ctx.target.db, ctx.names.reverse);
   // And a caught-up stream, so that the wait inside the window is short.
   await forwardCaughtUp(ctx);
 
@@ -50,6 +53,7 @@ export async function cutover(ctx: RunContext, resumed: boolean): Promise<void> 
     await setFenced(ctx.source.db, ctx.range, false);
     throw new ReshardError(`cutover abandoned, the range is writable on ${ctx.source.name} again: ${(err as Error).message}`, { cause: err });
   }
+  if (!slotEarly) await ensureLogicalSlot(ctx.target.db, ctx.names.reverse);
   const t2 = performance.now();
   await claimRanges(ctx.target.db, [ctx.range]);
   const t3 = performance.now();

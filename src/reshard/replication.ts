@@ -48,11 +48,33 @@ export interface SubscriptionOptions {
   dropStaleSlot?: (slot: string) => Promise<void>;
 }
 
+/** PostgreSQL 16 added the subscription option `origin`. */
+const ORIGIN_OPTION_SINCE = 160000;
+
+/** `server_version_num` of the connected server, e.g. 150020 for 15.20. */
+export async function serverVersionNum(db: pg.ClientBase): Promise<number> {
+  const res = await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Number((res.rows[0] as { v: string }).v);
+}
+
+/**
+ * Whether a slot made on this server may be made before the forward stream
+ * has caught up: only where the rollback subscription can filter out rows
+ * that arrived by replication (`origin = none`, PostgreSQL 16+). On 15 (the
+ * Docker images' Debian bookworm) the cutover makes it inside the window,
+ * once the forward stream has applied everything, so that the slot holds
+ * only the target's own writes.
+ */
+export async function canFilterOrigin(db: pg.ClientBase): Promise<boolean> {
+  return (await serverVersionNum(db)) >= ORIGIN_OPTION_SINCE;
+}
+
 /**
  * Subscribes `db` to `publication` on the server at `publisherUrl`. The apply
  * worker commits synchronously so that the slot's confirmed_flush_lsn follows
  * the apply closely, which keeps the cutover wait short. `origin = none`
- * keeps a rollback stream from echoing rows that arrived by replication.
+ * (PostgreSQL 16+) keeps a rollback stream from echoing rows that arrived by
+ * replication; see {@link canFilterOrigin} for 15.
  */
 export async function ensureSubscription(db: pg.ClientBase, name: string, publisherUrl: string, publication: string, opts: SubscriptionOptions): Promise<void> {
   if (await subscriptionExists(db, name)) {
@@ -61,9 +83,10 @@ export async function ensureSubscription(db: pg.ClientBase, name: string, publis
   }
   if (!opts.existingSlot) await opts.dropStaleSlot?.(name);
   const slotOpts = opts.existingSlot ? `create_slot = false, slot_name = ${pg.escapeLiteral(opts.existingSlot)}` : `slot_name = ${pg.escapeLiteral(name)}`;
+  const origin = (await canFilterOrigin(db)) ? ', origin = none' : '';
   await db.query(
     `CREATE SUBSCRIPTION ${id(name)} CONNECTION ${pg.escapeLiteral(publisherUrl)} PUBLICATION ${id(publication)}
-     WITH (copy_data = ${opts.copyData}, ${slotOpts}, synchronous_commit = 'on', origin = none)`,
+     WITH (copy_data = ${opts.copyData}, ${slotOpts}, synchronous_commit = 'on'${origin})`,
   );
 }
 

@@ -5,8 +5,9 @@
  * as of the fence (fenced rows do not change), so only writes the target took
  * since then must come back. The cutover left a logical slot on the target,
  * created before the target owned the range; rollback subscribes the source
- * to it (`copy_data = false`, `origin = none` so rows that arrived on the target
- * by replication are not sent back), then does a cutover in reverse: fence on
+ * to it (`copy_data = false`, and on PostgreSQL 16+ `origin = none`, so rows
+ * that arrived on the target by replication are not sent back; on 15 the slot
+ * was made after they had all arrived), then does a cutover in reverse: fence on
  * the target, wait for the source to apply the target's LSN, unfence on the
  * source, publish the map back. Then the target's copy and the replication
  * objects are removed.

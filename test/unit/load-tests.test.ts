@@ -271,13 +271,13 @@ describe('npm run load (scripts/load.mjs)', () => {
     return file;
   }
 
-  it('when k6 is missing, says how to get it (a binary or the compose service) and exits 2', async () => {
+  it('when k6 is missing, says how to get it (and how to run it against the compose stack) and exits 2', async () => {
     const run = await runLoad(['smoke', '--base-url', url], { PATH: work });
     expect(run.code).toBe(2);
     expect(run.output).toContain('k6 was not found');
     expect(run.output).toContain('github.com/grafana/k6/releases');
-    expect(run.output).toContain('docker compose --profile load run --rm k6');
-    expect(run.output).toContain('K6_SCRIPT=scenarios/<name>.js');
+    expect(run.output).toContain('TESSERA_TOKEN=$(docker compose run --rm -T cli token');
+    expect(run.output).toContain('--base-url http://127.0.0.1:8080');
   });
 
   it('runs the scenario with k6 against the base URL and exits with k6 code', async () => {
