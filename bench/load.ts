@@ -22,13 +22,29 @@ export interface Measured extends LoadResult {
   serverCpuForeign: number | null;
   /** Requests (warm-up + run) per CPU second of our server processes: throughput with other tenants' load taken out. */
   requestsPerServerCpuS: number | null;
+  /** CPU time per request (µs, warm-up + run) of each component: app, nginx, primary, replica, redis, catalog, baseline. */
+  cpuUsPerRequest: Partial<Record<Component, number>>;
 }
 
-/** Runs `spec`; `serverRoots` are the pids whose process trees are the servers under test. */
-export async function runLoad(spec: LoadSpec, pin: Pinning, serverRoots: number[] = []): Promise<Measured> {
+/** The server processes a case's CPU time is split by. */
+export type Component = 'app' | 'nginx' | 'primary' | 'replica' | 'redis' | 'catalog' | 'baseline';
+
+/** Root pids of each component's processes (each root's whole tree counts). */
+export type ServerGroups = Partial<Record<Component, number[]>>;
+
+function groupCpu(groups: ServerGroups): Partial<Record<Component, number>> {
+  const out: Partial<Record<Component, number>> = {};
+  for (const [k, roots] of Object.entries(groups) as [Component, number[]][]) out[k] = treeCpuSeconds(roots);
+  return out;
+}
+
+/** Runs `spec`; `groups` are the pids whose process trees are the servers under test, by component. */
+export async function runLoad(spec: LoadSpec, pin: Pinning, groups: ServerGroups = {}): Promise<Measured> {
+  const serverRoots = Object.values(groups).flat();
   const [cmd, ...args] = [...tasksetPrefix(pin, pin.generatorCpus), process.execPath, '--import', 'tsx', join('bench', 'loadgen.ts'), JSON.stringify(spec)];
   let before = cpuTimes();
   let cpu0 = treeCpuSeconds(serverRoots);
+  let byGroup0 = groupCpu(groups);
   let t0 = performance.now();
   const child = spawn(cmd as string, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -41,6 +57,7 @@ export async function runLoad(spec: LoadSpec, pin: Pinning, serverRoots: number[
       started = true;
       before = cpuTimes();
       cpu0 = treeCpuSeconds(serverRoots);
+      byGroup0 = groupCpu(groups);
       t0 = performance.now();
     }
   });
@@ -57,6 +74,7 @@ export async function runLoad(spec: LoadSpec, pin: Pinning, serverRoots: number[
   const after = cpuTimes();
   const wallS = (performance.now() - t0) / 1000;
   const serverCpuS = treeCpuSeconds(serverRoots) - cpu0;
+  const byGroup1 = groupCpu(groups);
   const line = out.trim().split('\n').at(-1) ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`load generator failed (exit ${String(code)}):\n${err}${out}`);
   const r = JSON.parse(line) as LoadResult;
@@ -70,5 +88,8 @@ export async function runLoad(spec: LoadSpec, pin: Pinning, serverRoots: number[
     serverCpuOurs: ours,
     serverCpuForeign: busy === null || ours === null || !pin.pinned ? null : Math.max(0, busy - ours),
     requestsPerServerCpuS: serverCpuS > 0 ? (r.requests + r.warmupRequests) / serverCpuS : null,
+    cpuUsPerRequest: Object.fromEntries(
+      (Object.keys(byGroup1) as Component[]).map((k) => [k, ((byGroup1[k]! - (byGroup0[k] ?? 0)) * 1e6) / Math.max(1, r.requests + r.warmupRequests)]),
+    ),
   };
 }

@@ -95,6 +95,11 @@ export function judge(measured: Map<CaseId, CaseResult>): { rows: (CaseResult & 
     }
     rows.push({ ...m, id: def.id, title: def.title, kind: def.kind, vs: def.vs, ratio, cpuRatio, goal, met, note });
   }
+  const create = measured.get('create');
+  const insert = measured.get('pg-insert');
+  if (create && insert && insert.p99Ms > 0 && create.p99Ms >= 3 * insert.p99Ms) {
+    missed.push(`MISSED: create p99 ${create.p99Ms} ms is ${(create.p99Ms / insert.p99Ms).toFixed(1)}× the INSERT ceiling's p99 (${insert.p99Ms} ms) (goal: < 3×). Bounded by ${caseDef('create').bound ?? 'unknown'}`);
+  }
   return { rows, missed, warnings };
 }
 
@@ -104,6 +109,55 @@ function tierText(t: ReadCounts | null): string {
     .filter((k) => t[k] >= 0.005)
     .map((k) => `${k} ${pct(t[k])}`)
     .join(', ');
+}
+
+const COMPONENTS = ['app', 'nginx', 'primary', 'replica', 'redis', 'catalog', 'baseline'] as const;
+const us = (x: number | undefined): string => (x === undefined || x < 0.5 ? '' : x.toFixed(0));
+
+/** CPU time per request of each component, the figures the README's capacity model is built from. */
+function cpuTable(r: Results): string[] {
+  const out = ['', '## CPU time per request, by component (µs)', '', `| case | ${COMPONENTS.join(' | ')} | total |`, `| --- | ${COMPONENTS.map(() => '---:').join(' | ')} | ---: |`];
+  for (const c of r.cases) {
+    const v = c.cpuUsPerRequest ?? {};
+    const total = COMPONENTS.reduce((a, k) => a + (v[k] ?? 0), 0);
+    out.push(`| ${c.title} | ${COMPONENTS.map((k) => us(v[k])).join(' | ')} | ${us(total)} |`);
+  }
+  out.push('', 'CPU seconds (user + system) of each component\'s processes over warm-up and run, divided by the requests served. `baseline`: the ceiling\'s own server (and its NGINX).');
+  return out;
+}
+
+/** Total server CPU per request of a case, in µs. */
+export function totalCpuUs(c: Pick<CaseResult, 'cpuUsPerRequest'>): number {
+  return COMPONENTS.reduce((a, k) => a + (c.cpuUsPerRequest?.[k] ?? 0), 0);
+}
+
+/**
+ * The capacity model checked where this machine can: requests/s predicted
+ * from another case's CPU per request (server cores × 1 s ÷ CPU per request)
+ * against what was measured; and the create latency goal.
+ */
+function capacityCheck(r: Results): string[] {
+  const byId = new Map(r.cases.map((c) => [c.id, c]));
+  const cores = r.run.pinning.serverCpus.length;
+  const out: string[] = [];
+  const one = byId.get('get-l1-nginx');
+  for (const id of ['get-l1-nginx', 'get-l1-nginx-2apps', 'get-l1-nginx-4apps'] as const) {
+    const c = byId.get(id);
+    if (!one || !c) continue;
+    const predicted = (cores * 1e6) / totalCpuUs(one);
+    out.push(`| ${c.title} | ${num(predicted)} | ${num(c.rps)} | ${pct(c.rps / predicted)} | ${pct(c.serverCpuOurs)} |`);
+  }
+  if (out.length > 0) {
+    out.unshift('', '## Capacity model, checked', '', `Requests/s predicted from the 1-app case's CPU per request (${cores} server core(s) ÷ CPU per request), against measured:`, '', '| case | predicted req/s | measured | measured / predicted | server cores used by ours |', '| --- | ---: | ---: | ---: | ---: |');
+    out.push('', 'Measured below predicted by about the share of the server core(s) our processes did not get (the last column) means the model holds and the machine was shared; further below means spreading over more processes costs CPU of its own.');
+  }
+  const create = byId.get('create');
+  const insert = byId.get('pg-insert');
+  if (create && insert && insert.p99Ms > 0) {
+    const x = create.p99Ms / insert.p99Ms;
+    out.push('', `Create p99 ${create.p99Ms} ms is ${x.toFixed(1)}× the INSERT ceiling's p99 (${insert.p99Ms} ms): goal < 3×, ${x < 3 ? 'met' : '**MISSED**'}.`);
+  }
+  return out;
 }
 
 export function markdown(r: Results): string {
@@ -132,6 +186,7 @@ export function markdown(r: Results): string {
     lines.push('', '## Memory (VmRSS)', '', '| app | when | RSS MiB | under 300 MiB |', '| --- | --- | ---: | --- |');
     for (const m of r.memory) lines.push(`| ${m.app} | ${m.when} | ${m.rssMiB === null ? '–' : m.rssMiB.toFixed(0)} | ${m.under300MiB === null ? '–' : m.under300MiB ? 'yes' : '**no**'} |`);
   }
+  lines.push(...cpuTable(r), ...capacityCheck(r));
   if (r.missed.length > 0) lines.push('', '## Goals missed', '', ...r.missed.map((m) => `- ${m}`));
   if (r.warnings.length > 0) lines.push('', '## Warnings', '', ...r.warnings.map((w) => `- ${w}`));
   if (r.profile) lines.push('', `CPU profile of the worst case (${r.profile.case}): ${r.profile.path ?? 'not written'}`);

@@ -14,7 +14,7 @@ import { PROJECT_ROOT, type AppInfo, type StackInfo } from '../src/cluster/index
 import { startBaseline, startBaselineNginx, stopLeftoverBaselineNginx, type BaselineName, type Running } from './baselines.js';
 import { CASE_IDS, caseDef, withReferences, type CaseId } from './cases.js';
 import { pinTree, planPinning, rssMiB, type Pinning } from './cpu.js';
-import { runLoad } from './load.js';
+import { runLoad, type ServerGroups } from './load.js';
 import type { LoadSpec } from './loadgen.js';
 import { appEnvFor, L1_CONFIGS, planOf, PLANS, type AppConfig, type Plan } from './plans.js';
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js';
@@ -109,14 +109,19 @@ async function setStackDurability(stack: StackInfo, durability: 'sync' | 'async'
   }
 }
 
-/** Every server process of the run now: the stack's and the baselines'. */
-function serverRoots(ctx: Ctx): number[] {
+/** Every server process of the run now, the stack's and the baselines', by component. */
+function serverGroups(ctx: Ctx): ServerGroups {
   const s = ctx.stack;
-  return [
-    s.catalog.pid, s.redis.pid, s.nginx.pid, ...s.apps.map((a) => a.pid),
-    ...s.shards.flatMap((sh) => [sh.primary.pid, ...sh.replicas.map((r) => r.pid)]),
-    ...ctx.baselinePids,
-  ].filter((p) => p > 0);
+  const live = (pids: number[]) => pids.filter((p) => p > 0);
+  return {
+    app: live(s.apps.map((a) => a.pid)),
+    nginx: live([s.nginx.pid]),
+    primary: live(s.shards.map((sh) => sh.primary.pid)),
+    replica: live(s.shards.flatMap((sh) => sh.replicas.map((r) => r.pid))),
+    redis: live([s.redis.pid]),
+    catalog: live([s.catalog.pid]),
+    baseline: live(ctx.baselinePids),
+  };
 }
 
 function connectionsFor(ctx: Ctx, w: Workload): number {
@@ -129,7 +134,7 @@ async function measure(ctx: Ctx, id: CaseId, url: string, workload: Workload, ap
   const isRead = workload.kind === 'get-user' && apps.length > 0;
   const before = isRead ? await readCounts(apps) : null;
   const spec: LoadSpec = { url, workload, connections: connectionsFor(ctx, workload), warmupS: ctx.warmupS, durationS: ctx.durationS, headers: ctx.headers };
-  const m = await runLoad(spec, ctx.pin, serverRoots(ctx));
+  const m = await runLoad(spec, ctx.pin, serverGroups(ctx));
   const after = isRead ? await readCounts(apps) : null;
   const tiers = before && after ? tierShares(before, after) : null;
   const dbLoads = before && after ? after.replica + after.primary - before.replica - before.primary : null;

@@ -132,7 +132,7 @@ try {
         log(`round ${round}: ${c.id} through ${v}`);
         const roots = serverRoots(v);
         const nginxCpu0 = treeCpuSeconds(roots.slice(0, 1));
-        const m: Measured = await runLoad({ url: url(v), workload, connections: c.connections, warmupS: opts.warmupS, durationS: opts.durationS, headers }, pin, roots);
+        const m: Measured = await runLoad({ url: url(v), workload, connections: c.connections, warmupS: opts.warmupS, durationS: opts.durationS, headers }, pin, { nginx: roots.slice(0, 1), app: roots.slice(1) });
         runs.push({ case: c.id, title: c.title, variant: v, round, nginxCpuS: treeCpuSeconds(roots.slice(0, 1)) - nginxCpu0, ...m });
       }
     }

@@ -31,8 +31,8 @@ export interface CachedRead {
 export class TieredCache {
   readonly #inflight = new Map<string, Promise<CachedRead>>();
   #bus: InvalidationBus | undefined;
-  // Label-bound counters of the L1 path, bound once: prom-client hashes a
-  // label object on every call otherwise, which an L1 hit notices.
+  // Counter cells of the L1 path, bound once: prom-client hashes a label
+  // object on every call, which an L1 hit notices (observability/hot-metrics.ts).
   readonly #l1Hit;
   readonly #l1Miss;
   readonly #l1Read;
@@ -44,9 +44,9 @@ export class TieredCache {
     private readonly metrics: Metrics,
   ) {
     this.#bus = bus;
-    this.#l1Hit = metrics.cacheRequests.labels({ tier: 'l1', result: 'hit' });
-    this.#l1Miss = metrics.cacheRequests.labels({ tier: 'l1', result: 'miss' });
-    this.#l1Read = metrics.reads.labels({ source: 'l1' });
+    this.#l1Hit = metrics.cacheRequestCells.cell({ tier: 'l1', result: 'hit' });
+    this.#l1Miss = metrics.cacheRequestCells.cell({ tier: 'l1', result: 'miss' });
+    this.#l1Read = metrics.readCells.cell({ source: 'l1' });
   }
 
   /** Connects the invalidation channel (built after the cache, since it calls back into it). */

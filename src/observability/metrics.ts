@@ -1,9 +1,14 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterCells, HotHistogram } from './hot-metrics.js';
 
 /** The Prometheus metrics of one app replica, in a registry of its own. */
 export function createMetrics(appId: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ app: appId });
+  // Counted per request as plain numbers (hot-metrics.ts), handed over at scrape time.
+  const httpRequestCells = new CounterCells<'route' | 'method' | 'status' | 'tier'>();
+  const cacheRequestCells = new CounterCells<'tier' | 'result'>();
+  const readCells = new CounterCells<'source'>();
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -11,16 +16,19 @@ export function createMetrics(appId: string) {
     beforeScrape: [] as (() => void)[],
     /** Async refreshes before each scrape (catalog and shard probes); each is bounded by the scrape route. */
     beforeScrapeAsync: [] as (() => Promise<void>)[],
+    httpRequestCells,
     httpRequests: new Counter({
       name: 'tessera_http_requests_total',
       help: 'HTTP requests by route, method, status and the cache tier that answered (l1, l2, miss; none for requests that read no cache)',
       labelNames: ['route', 'method', 'status', 'tier'] as const,
       registers: [registry],
+      collect() {
+        httpRequestCells.flushInto(this);
+      },
     }),
-    httpDuration: new Histogram({
+    httpDuration: new HotHistogram<'route' | 'method'>({
       name: 'tessera_http_request_duration_seconds',
       help: 'HTTP request duration by route',
-      labelNames: ['route', 'method'] as const,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
@@ -31,17 +39,25 @@ export function createMetrics(appId: string) {
       labelNames: ['shard'] as const,
       registers: [registry],
     }),
+    cacheRequestCells,
     cacheRequests: new Counter({
       name: 'tessera_cache_requests_total',
       help: 'Cache look-ups by tier and result',
       labelNames: ['tier', 'result'] as const,
       registers: [registry],
+      collect() {
+        cacheRequestCells.flushInto(this);
+      },
     }),
+    readCells,
     reads: new Counter({
       name: 'tessera_reads_total',
       help: 'Reads by the source that served them (l1, l2, replica, primary)',
       labelNames: ['source'] as const,
       registers: [registry],
+      collect() {
+        readCells.flushInto(this);
+      },
     }),
     fillsRejected: new Counter({
       name: 'tessera_cache_fills_rejected_total',

@@ -30,6 +30,8 @@ describe('npm run bench -- --short', () => {
     for (const c of results.cases) {
       expect(c.rps, c.id).toBeGreaterThan(0);
       expect(c.ratio, c.id).toEqual(expect.any(Number));
+      // CPU per request by component: the server under test did work in every case.
+      expect(c.kind === 'ceiling' ? c.cpuUsPerRequest.baseline : c.cpuUsPerRequest.app, c.id).toBeGreaterThan(0);
     }
     // Reads were served by the tier each case forces (from the apps' own counters).
     const tiers = Object.fromEntries(results.cases.map((c) => [c.id, c.tiers]));
@@ -39,6 +41,9 @@ describe('npm run bench -- --short', () => {
     expect(tiers['get-l2']?.l2).toBeGreaterThan(0.95);
     expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.95);
     expect(results.memory.length).toBeGreaterThan(0);
-    expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| case | req/s |');
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    expect(md).toContain('| case | req/s |');
+    expect(md).toContain('## CPU time per request, by component (µs)');
+    expect(md).toContain('## Capacity model, checked');
   }, 430_000);
 });

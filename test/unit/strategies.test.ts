@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ksidHex } from '../../src/routing/keyrange.js';
 import { getStrategy, strategyNames } from '../../src/routing/registry.js';
 import type { Hash64 } from '../../src/routing/strategies/hash.js';
 import { emailKsid, loadHasher } from '../../src/routing/strategies/hash.js';
+import { uuidBytes } from '../../src/routing/strategy.js';
 
 // Golden values pin the hash: changing them moves every stored row.
 describe('sharding strategies', () => {
@@ -44,5 +46,23 @@ describe('sharding strategies', () => {
 
   it('refuses an unknown strategy with the known names', async () => {
     await expect(getStrategy('modulo')).rejects.toThrow(/hash, range/);
+  });
+});
+
+describe('uuidBytes', () => {
+  it('gives the 16 bytes of any canonical UUID, in either case', () => {
+    for (let i = 0; i < 200; i++) {
+      const id = randomUUID();
+      const want = Buffer.from(id.replace(/-/g, ''), 'hex');
+      expect(Buffer.from(uuidBytes(id))).toEqual(want);
+      expect(Buffer.from(uuidBytes(id.toUpperCase()))).toEqual(want);
+    }
+  });
+
+  it('refuses what is not a canonical UUID', () => {
+    const good = '0190a6f2-1c2b-7d3e-8f40-123456789abc';
+    for (const bad of ['', good.slice(1), `${good}0`, good.replace(/-/g, ''), good.replace('-', '_'), good.replace('a', 'g'), good.replace('0', '\u0660'), good.replace('1', '\u{1F600}').slice(0, 36)]) {
+      expect(() => uuidBytes(bad), bad).toThrow(TypeError);
+    }
   });
 });
