@@ -69,6 +69,10 @@ export class L2 {
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(50 * times, 1000),
       lazyConnect: false,
+      // Commands issued in the same tick leave in one socket write: a write's
+      // floors and invalidations, and the L2 GETs of requests that arrived
+      // together. On loopback a write syscall costs more than the command.
+      enableAutoPipelining: true,
     }) as CasRedis;
     this.redis.defineCommand('tesseraCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
     instrumentRedis(this.redis, opts.url, 'l2');

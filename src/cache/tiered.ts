@@ -36,6 +36,9 @@ export class TieredCache {
   readonly #l1Hit;
   readonly #l1Miss;
   readonly #l1Read;
+  readonly #l2Hit;
+  readonly #l2Miss;
+  readonly #l2Read;
 
   constructor(
     readonly l1: L1,
@@ -47,6 +50,9 @@ export class TieredCache {
     this.#l1Hit = metrics.cacheRequestCells.cell({ tier: 'l1', result: 'hit' });
     this.#l1Miss = metrics.cacheRequestCells.cell({ tier: 'l1', result: 'miss' });
     this.#l1Read = metrics.readCells.cell({ source: 'l1' });
+    this.#l2Hit = metrics.cacheRequestCells.cell({ tier: 'l2', result: 'hit' });
+    this.#l2Miss = metrics.cacheRequestCells.cell({ tier: 'l2', result: 'miss' });
+    this.#l2Read = metrics.readCells.cell({ source: 'l2' });
   }
 
   /** Connects the invalidation channel (built after the cache, since it calls back into it). */
@@ -94,12 +100,12 @@ export class TieredCache {
     if (!fresh) {
       const inL2 = await this.l2.get(key);
       if (inL2 && inL2.kind !== 'floor') {
-        this.metrics.cacheRequests.inc({ tier: 'l2', result: 'hit' });
-        this.metrics.reads.inc({ source: 'l2' });
+        this.#l2Hit.inc();
+        this.#l2Read.inc();
         this.l1.fill(key, inL2);
         return { entry: inL2, tier: 'l2' };
       }
-      this.metrics.cacheRequests.inc({ tier: 'l2', result: 'miss' });
+      this.#l2Miss.inc();
       if (inL2 && (!floor || compareVersions(inL2, floor) > 0)) floor = inL2;
     }
     let got = await load(false);
@@ -107,7 +113,7 @@ export class TieredCache {
       // The replica has not replayed a write we know of: ask the primary.
       got = await load(true);
     }
-    this.metrics.reads.inc({ source: got.source });
+    this.metrics.readCells.cell({ source: got.source }).inc();
     if (got.entry.kind === 'data' || got.entry.kind === 'nf') this.#fill(key, got.entry);
     return { entry: got.entry, tier: 'miss', source: got.source, shard: got.shard };
   }

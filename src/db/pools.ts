@@ -227,6 +227,32 @@ export class ShardPools {
   }
 
   /**
+   * One statement in a transaction of its own, committed, and the primary's
+   * WAL position after the commit, in one round trip: a multi-statement
+   * simple query `BEGIN; <statement>; COMMIT; SELECT pg_current_wal_lsn()`.
+   * `tx` takes three (BEGIN, the statement, COMMIT with the position), and on
+   * loopback every round trip is a socket write whose cost dominates a small
+   * write. The simple protocol takes no parameters, so `build` writes the
+   * statement with literals quoted by the driver (`client.escapeLiteral`).
+   * A failed statement skips the rest and leaves the transaction block
+   * aborted: it is rolled back before the client goes back to the pool.
+   */
+  async commitOne<R extends pg.QueryResultRow>(shard: string, build: (quote: (text: string) => string) => string): Promise<{ result: pg.QueryResult<R>; lsn: bigint }> {
+    return this.withPrimary(shard, async (client) => {
+      const sql = build((text) => client.escapeLiteral(text));
+      let results: pg.QueryResult[];
+      try {
+        results = (await client.query(`BEGIN; ${sql}; COMMIT; SELECT pg_current_wal_lsn()::text AS lsn`)) as unknown as pg.QueryResult[];
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      const pos = results[3] as pg.QueryResult<{ lsn: string }>;
+      return { result: results[1] as pg.QueryResult<R>, lsn: parseLsn(pos.rows[0]!.lsn) };
+    });
+  }
+
+  /**
    * A read: on a replica that is fresh enough (within the lag limit and, with
    * `minLsn`, replayed past it), else on the primary. A replica that fails is
    * banned until its next probe and the read goes to the primary, so reads

@@ -54,6 +54,12 @@ export class RoutedDb {
     return { shard, value: value.result, lsn: value.lsn };
   }
 
+  /** {@link ShardPools.commitOne} on the shard owning `ksid`, retried like {@link tx}; `shard` is the owner it runs on. */
+  async commitOne<R extends pg.QueryResultRow>(ksid: bigint, build: (shard: string, quote: (text: string) => string) => string): Promise<RoutedWrite<pg.QueryResult<R>>> {
+    const { shard, value } = await this.#withOwner('tx', ksid, (shard) => this.pools.commitOne<R>(shard, (quote) => build(shard, quote)));
+    return { shard, value: value.result, lsn: value.lsn };
+  }
+
   /**
    * A read on the shard owning `ksid`: a fresh replica or the primary. With a
    * token for that shard, only a source replayed past the token's position.

@@ -4,8 +4,7 @@ import type { RoutedDb } from '../db/routed.js';
 import { ksidToSql } from '../routing/keyrange.js';
 import type { Router } from '../routing/router.js';
 import { normalizeEmail } from '../routing/strategies/hash.js';
-import type { UserRow } from './model.js';
-import { insertClaimAndUser, selectUser, type NewUser } from './users-sql.js';
+import { claimAndUserSql, selectUser, type NewUser } from './users-sql.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -113,7 +112,9 @@ export class EmailClaims {
   }
 
   /**
-   * Claims `norm` and writes the new user in the caller's transaction, on the
+   * The statement that claims `norm` and writes the new user in one
+   * transaction (run with `RoutedDb.commitOne`: statement and commit in one
+   * round trip), on the
    * shard that owns both the email's lookup row and the user's keyspace id
    * (the creator chose the id so that they meet; see `colocated-create.ts`).
    * One commit makes both durable or neither, so no claim is ever left
@@ -124,8 +125,8 @@ export class EmailClaims {
    * progress) under the claim's lock, on sessions of its own — resolving them
    * here would hold this transaction's connection while waiting for others.
    */
-  async claimTogether(client: pg.PoolClient, emailKsid: bigint, norm: string, user: NewUser): Promise<UserRow | undefined> {
-    return insertClaimAndUser(client, ksidToSql(emailKsid), norm, user);
+  claimTogetherSql(quote: (text: string) => string, emailKsid: bigint, norm: string, user: NewUser): string {
+    return claimAndUserSql(quote, ksidToSql(emailKsid), norm, user);
   }
 
   /** Drops the claim of `email` if it still names `userId` (after a delete or an email change). */

@@ -90,16 +90,17 @@ export class UserService {
     if (picked) {
       const { id, ksid } = picked;
       const together = await this.db
-        .tx(ksid, ({ shard, client }) => {
+        .commitOne<UserRow>(ksid, (shard, quote) => {
           if (this.db.ownerOf(emailKsid) !== shard) throw new NotColocatedError();
-          return this.emails.claimTogether(client, emailKsid, norm, { ksid, id, email, name: input.name, profile });
+          return this.emails.claimTogetherSql(quote, emailKsid, norm, { ksid, id, email, name: input.name, profile });
         })
         .catch((err: unknown) => {
           if (err instanceof NotColocatedError) return undefined;
           throw err;
         });
-      // Undefined value: the email has a claim already (taken, stale or in progress): the two-step path decides.
-      if (together?.value) written = { ...together, value: together.value };
+      // No row: the email has a claim already (taken, stale or in progress): the two-step path decides.
+      const row = together?.value.rows[0];
+      if (together && row) written = { ...together, value: row };
     }
     if (!written) {
       const id = uuidv7();

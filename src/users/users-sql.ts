@@ -24,22 +24,20 @@ export async function insertUser(c: pg.ClientBase, u: NewUser): Promise<UserRow>
 }
 
 /**
- * Inserts an email's claim and its user in one statement (one round trip),
- * on a shard that owns both rows: the user is written only if the claim was.
- * Undefined when the email already has a claim (the caller resolves it).
+ * The statement that inserts an email's claim and its user, on a shard that
+ * owns both rows: the user is written only if the claim was. It returns no
+ * row when the email already has a claim (the caller resolves it). Written
+ * with literals (`quote` is the driver's escapeLiteral) for
+ * `ShardPools.commitOne`, which runs it and its commit in one round trip.
  */
-export async function insertClaimAndUser(c: pg.ClientBase, claimKsid: string, norm: string, u: NewUser): Promise<UserRow | undefined> {
-  const res = await c.query<UserRow>(
-    `WITH claim AS (
-       INSERT INTO email_lookup (ksid, email, user_id) VALUES ($1, $2, $3)
+export function claimAndUserSql(quote: (text: string) => string, claimKsid: string, norm: string, u: NewUser): string {
+  return `WITH claim AS (
+       INSERT INTO email_lookup (ksid, email, user_id) VALUES (${quote(claimKsid)}::bigint, ${quote(norm)}, ${quote(u.id)}::uuid)
        ON CONFLICT (ksid, email) DO NOTHING RETURNING user_id
      )
      INSERT INTO users (ksid, id, email, name, profile)
-     SELECT $4, claim.user_id, $5, $6, $7 FROM claim
-     RETURNING ${USER_COLUMNS}`,
-    [claimKsid, norm, u.id, ksidToSql(u.ksid), u.email, u.name, JSON.stringify(u.profile)],
-  );
-  return res.rows[0];
+     SELECT ${quote(ksidToSql(u.ksid))}::bigint, claim.user_id, ${quote(u.email)}, ${quote(u.name)}, ${quote(JSON.stringify(u.profile))}::jsonb FROM claim
+     RETURNING ${USER_COLUMNS}`;
 }
 
 export async function selectUser(c: pg.ClientBase, ksid: bigint, id: string): Promise<UserRow | undefined> {
