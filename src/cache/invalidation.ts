@@ -51,6 +51,15 @@ export class InvalidationBus {
   }
 
   /**
+   * The invalidation of `m` as a channel and a message, for a command that
+   * publishes it with the write's L2 floor (`L2.floor`). Awaited before the
+   * write is acknowledged, like {@link publish}.
+   */
+  envelope(m: Invalidation): { channel: string; message: string } {
+    return { channel: this.channel, message: encode(this.#origin, m) };
+  }
+
+  /**
    * Publishes an invalidation. Awaited before the write is acknowledged:
    * Redis has handed the message to every subscriber's socket by the time it
    * answers, so a read that follows the acknowledgement finds L1 cleared.

@@ -19,25 +19,33 @@ export interface L2Options {
 /**
  * Compare-and-set in one round trip. Entries start with `e:v:kind|`, so the
  * script compares versions without decoding JSON. Returns 1 stored, 0 already
- * there, -1 refused as older than what Redis holds.
+ * there, -1 refused as older than what Redis holds. With a channel and a
+ * message (ARGV[6], ARGV[7]) it then publishes the message whatever the
+ * outcome: a write's floor and its invalidation in one command, the floor
+ * first, so a replica that hears of the write finds the floor in place.
  */
 const CAS_SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-local ne, nv = tonumber(ARGV[1]), tonumber(ARGV[2])
-if cur then
-  local ce, cv, ck = string.match(cur, '^(%d+):(%d+):(%a)')
-  ce, cv = tonumber(ce), tonumber(cv)
-  if ce ~= nil then
-    if ce > ne or (ce == ne and cv > nv) then return -1 end
-    if ce == ne and cv == nv and (ck == 'd' or ARGV[5] == 'floor') then return 0 end
+local function cas()
+  local cur = redis.call('GET', KEYS[1])
+  local ne, nv = tonumber(ARGV[1]), tonumber(ARGV[2])
+  if cur then
+    local ce, cv, ck = string.match(cur, '^(%d+):(%d+):(%a)')
+    ce, cv = tonumber(ce), tonumber(cv)
+    if ce ~= nil then
+      if ce > ne or (ce == ne and cv > nv) then return -1 end
+      if ce == ne and cv == nv and (ck == 'd' or ARGV[5] == 'floor') then return 0 end
+    end
   end
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-return 1
+local r = cas()
+if ARGV[6] then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+return r
 `;
 
 type CasRedis = Redis & {
-  tesseraCas(key: string, e: number, v: number, payload: string, ttlMs: number, mode: 'fill' | 'floor'): Promise<number>;
+  tesseraCas(key: string, e: number, v: number, payload: string, ttlMs: number, mode: 'fill' | 'floor', channel?: string, message?: string): Promise<number>;
 };
 
 /** The outcome of a fill. */
@@ -128,14 +136,23 @@ export class L2 {
     }
   }
 
-  /** Records that a write reached `floor` (replacing older entries). Queued for replay if Redis is away. */
-  async floor(key: string, floor: CacheEntry): Promise<void> {
+  /**
+   * Records that a write reached `floor` (replacing older entries) and, with
+   * `publish`, sends the write's invalidation in the same command. Queued for
+   * replay if Redis is away. Returns whether it reached Redis (and so whether
+   * the invalidation went out).
+   */
+  async floor(key: string, floor: CacheEntry, publish?: { channel: string; message: string }): Promise<boolean> {
     try {
       if (!this.up) throw new Error('redis down');
-      await this.redis.tesseraCas(this.#key(key), floor.e, floor.v, encodeEntry(floor), this.opts.ttlMs, 'floor');
+      const k = this.#key(key);
+      if (publish) await this.redis.tesseraCas(k, floor.e, floor.v, encodeEntry(floor), this.opts.ttlMs, 'floor', publish.channel, publish.message);
+      else await this.redis.tesseraCas(k, floor.e, floor.v, encodeEntry(floor), this.opts.ttlMs, 'floor');
+      return true;
     } catch {
       if (this.#pending.size < MAX_PENDING) this.#pending.set(key, floor);
       else this.#overflowed = true;
+      return false;
     }
   }
 

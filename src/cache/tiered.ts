@@ -147,8 +147,10 @@ export class TieredCache {
   async written(key: string, version: { e: number; v: number }, kind: 'floor' | 'gone' = 'floor'): Promise<void> {
     const floor: CacheEntry = { kind, e: version.e, v: version.v };
     this.l1.invalidate(key, floor);
-    await this.l2.floor(key, floor);
-    if (await this.#bus?.publish({ key, ...floor, kind })) this.metrics.invalidationsSent.inc();
+    // One Redis command: the floor, then the invalidation (Redis has handed it to every
+    // subscriber's socket when it answers, so a read after the acknowledgement finds L1 cleared).
+    const published = await this.l2.floor(key, floor, this.#bus?.envelope({ key, ...floor, kind }));
+    if (published && this.#bus) this.metrics.invalidationsSent.inc();
   }
 
   /** Applies another replica's invalidation to L1. */
