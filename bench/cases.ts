@@ -114,8 +114,8 @@ export const CASES: readonly CaseDef[] = [
     bound:
       'with the hash strategy a create commits once, as the baseline does, and in one round trip to the primary (BEGIN; the claim-and-user ' +
       'INSERT with its two fence-trigger checks; COMMIT; the WAL position for the read-your-writes token, as one simple query), but then ' +
-      'makes two Redis round trips (the two keys\' L2 floors, pipelined, then their two invalidation PUBLISHes, pipelined) before it ' +
-      'answers, and it parses, scans and validates a JSON body and checks a token; the baseline is one autocommit INSERT and no Redis. ' +
+      'makes a Redis round trip (each key\'s L2 floor with its invalidation PUBLISH in one script, both keys in one pipelined write) ' +
+      'before it answers, and it parses, scans and validates a JSON body and checks a token; the baseline is one autocommit INSERT. ' +
       'Measured on this machine, client side, sequentially on one connection: a PostgreSQL round trip costs node-postgres about 100 µs ' +
       'of CPU and a Redis round trip ioredis about 60 µs; all of it shares the one server core with PostgreSQL and Redis here.',
   },
