@@ -51,26 +51,29 @@ export class DocumentService {
     };
   }
 
-  #write(ksid: bigint, userId: string, key: string, value: unknown, check: VersionCheck | undefined) {
-    const params = [ksidToSql(ksid), userId, key, JSON.stringify(value)];
-    return this.db.tx(ksid, async ({ client }) => {
-      try {
-        if (check) return await this.#conditionalWrite(client, params, check);
-        // Without preconditions: one statement.
-        const res = await client.query<DocumentRow & { inserted: boolean }>(
-          `INSERT INTO documents (ksid, user_id, key, value) VALUES ($1, $2, $3, $4::jsonb)
+  async #write(ksid: bigint, userId: string, key: string, value: unknown, check: VersionCheck | undefined) {
+    const json = JSON.stringify(value);
+    const missingUser = (err: unknown) => {
+      // The foreign key to users says the user does not exist.
+      if (sqlState(err) === '23503') throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
+      throw err;
+    };
+    if (check) {
+      const params = [ksidToSql(ksid), userId, key, json];
+      return this.db.tx(ksid, ({ client }) => this.#conditionalWrite(client, params, check).catch(missingUser));
+    }
+    // Without preconditions: one statement, sent with its commit in one round trip.
+    const w = await this.db
+      .commitOne<DocumentRow & { inserted: boolean }>(
+        ksid,
+        (_shard, q) =>
+          `INSERT INTO documents (ksid, user_id, key, value) VALUES (${q(ksidToSql(ksid))}::bigint, ${q(userId)}::uuid, ${q(key)}, ${q(json)}::jsonb)
            ON CONFLICT (ksid, user_id, key) DO UPDATE SET value = EXCLUDED.value, version = documents.version + 1, updated_at = now()
            RETURNING ${DOCUMENT_COLUMNS}, (xmax = 0) AS inserted`,
-          params,
-        );
-        const row = res.rows[0] as DocumentRow & { inserted: boolean };
-        return { row, created: row.inserted };
-      } catch (err) {
-        // The foreign key to users says the user does not exist.
-        if (sqlState(err) === '23503') throw new TesseraError('TESSERA_ERR_USER_NOT_FOUND', `no user ${userId}`);
-        throw err;
-      }
-    });
+      )
+      .catch(missingUser);
+    const row = w.value.rows[0]!;
+    return { ...w, value: { row, created: row.inserted } };
   }
 
   /**
