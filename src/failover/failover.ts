@@ -231,6 +231,10 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
 
   async promote(ctx) {
     if ((await position(ctx.target.url)).inRecovery) await promote(ctx.target.url);
+    // A standby copied from (or rewound to) a primary carries that primary's synchronous_standby_names,
+    // naming standbys that do not stream from it: its first commit (the unfence) would wait for one.
+    // `repoint` sets the right ones before any app writes here.
+    await setSyncStandbys(ctx.target.url, []);
     // A planned failover fenced the old primary, and the new one inherited that.
     await unfenceWrites(ctx.target.url);
     return { promotedAt: Date.now() };
