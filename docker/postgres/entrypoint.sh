@@ -25,9 +25,10 @@
 #     being replaced must not take writes again.
 #   - the catalog names another instance: a standby starts following that
 #     one; an old primary (a data directory that is not a standby) is first
-#     turned into its standby: pg_rewind (needs wal_log_hints=on), or a fresh
-#     pg_basebackup when that fails. An instance a failover is promoting
-#     starts as it is (the failover publishes it next).
+#     turned into its standby: pg_rewind (for which it keeps wal_log_hints=on
+#     in the data directory's postgresql.conf), or a fresh pg_basebackup when
+#     that fails. An instance a failover is promoting starts as it is (the
+#     failover publishes it next).
 #   - the catalog does not answer: a standby starts (read-only, harmless);
 #     anything else waits, up to TESSERA_CATALOG_WAIT seconds (120), then
 #     exits so that the restart policy tries again. A primary never starts
@@ -206,6 +207,16 @@ write_passfile() {
   export PGPASSFILE="$file"
 }
 
+# pg_rewind needs wal_log_hints (the clusters have no data checksums), and
+# reads it from the target's own configuration: after a crash it runs the
+# target's recovery with that file alone, and that run records the setting.
+ensure_wal_log_hints() {
+  local conf="$PGDATA/postgresql.conf"
+  if has_data && ! grep -q -E '^[[:space:]]*wal_log_hints[[:space:]]*=[[:space:]]*on' "$conf"; then
+    printf '\n# Tessera (docker/postgres/entrypoint.sh): for pg_rewind after a failover.\nwal_log_hints = on\n' >> "$conf"
+  fi
+}
+
 # A superuser connection to another instance of the shard (slots, pg_rewind):
 # the password travels in the environment of that one command.
 as_superuser() { PGPASSWORD="$POSTGRES_PASSWORD" PGCONNECT_TIMEOUT=5 "$@"; }
@@ -378,7 +389,9 @@ if follows_catalog; then
     exit 1
   fi
   write_passfile
+  ensure_wal_log_hints
   settle_with_catalog
+  ensure_wal_log_hints
 elif has_data; then
   log "$PGDATA holds a data directory: starting the $role"
 elif [ "$role" = replica ]; then

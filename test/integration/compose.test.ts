@@ -451,11 +451,13 @@ describe('docker-compose.yml', () => {
         expect(new URL(env.TESSERA_CATALOG_URL!).password, name).toBe('');
         expect(env.POSTGRES_PASSWORD, name).toBe(SECRETS.TESSERA_DB_PASSWORD);
         expect(dependsOn(services[name]!), name).toHaveProperty('catalog', 'service_healthy');
-        // pg_rewind turns a replaced primary into a standby; it needs wal_log_hints (no data checksums).
-        expect(argv(services[name]!.command), name).toContain('wal_log_hints=on');
       }
     }
     for (const name of ['migrate', 'cli']) expect(envOf(services[name]!).TESSERA_STACK, name).toBe('compose');
+    // pg_rewind turns a replaced primary into a standby: it needs wal_log_hints (no data checksums) in the data directory's own configuration.
+    const entrypoint = readFileSync(join(ROOT, 'docker', 'postgres', 'entrypoint.sh'), 'utf8');
+    expect(entrypoint).toMatch(/wal_log_hints = on\\n' >> "\$conf"/);
+    expect(entrypoint).toMatch(/pg_rewind --target-pgdata/);
     // After a failover a `-replica` service may be the primary that migrate must reach.
     for (const db of DATABASES) expect(dependsOn(services.migrate!), db).toHaveProperty(db, 'service_healthy');
   });
