@@ -300,6 +300,14 @@ rebuild() {
 demote() {
   local host="$1" port="$2"
   log "the catalog names ${host} the primary of $TESSERA_SHARD: this old primary becomes its standby"
+  # A just-promoted primary's control file still shows its old timeline until its next checkpoint,
+  # and pg_rewind would take that for "nothing to rewind".
+  as_superuser psql -X -q -w -h "$host" -p "$port" -U "$POSTGRES_USER" -d postgres -c CHECKPOINT || true
+  # A killed server leaves its postmaster.pid, naming PID 1, which is this script now: pg_rewind's
+  # crash recovery would take it for a running server and refuse.
+  local pid
+  pid="$(head -n 1 "$PGDATA/postmaster.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && { [ "$pid" = 1 ] || ! kill -0 "$pid" 2>/dev/null; }; then rm -f "$PGDATA/postmaster.pid"; fi
   if as_superuser pg_rewind --target-pgdata="$PGDATA" \
     --source-server="host=$host port=$port user=$POSTGRES_USER dbname=postgres connect_timeout=5"; then
     # A standby serves no standby of its own: its slots from its days as a primary would only hold WAL back.
