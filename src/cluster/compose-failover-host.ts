@@ -204,6 +204,7 @@ export async function composeFailoverHost(catalog: CatalogStore): Promise<ShardH
     async rejoin(inst, primary, log) {
       await ensureSlot(primary.url, inst.slot);
       const why = `start its container (docker compose start ${inst.name}): its entrypoint makes it a standby of ${primary.name}; then run the rejoin again`;
+      if (!(await reachable(inst.url))) log(`  waiting up to ${START_TIMEOUT_MS / 1000} s for ${inst.name} to come back as a standby (its container must be running: docker compose start ${inst.name})`);
       let p = await answers(inst, why);
       if (!p.inRecovery) {
         // Started by something that ignores the catalog: stop it; its entrypoint demotes it on the restart.
