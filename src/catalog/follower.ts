@@ -16,6 +16,7 @@ export class MapFollower {
   #listener: pg.Client | undefined;
   #poll: NodeJS.Timeout | undefined;
   #inflight: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
   #closed = false;
   #lastReloadAt = 0;
 
@@ -34,9 +35,20 @@ export class MapFollower {
     await this.#heartbeat();
   }
 
-  /** Reloads the newest map and shard endpoints now; concurrent callers share one load. */
+  /**
+   * Reloads the newest map and shard endpoints now. Callers while a load runs
+   * share one more load after it: the one running may have read the catalog
+   * before the change they were told of (a NOTIFY), and would miss it.
+   */
   reload(): Promise<void> {
-    this.#inflight ??= this.#load().finally(() => {
+    if (this.#inflight) {
+      this.#again ??= this.#inflight.catch(() => undefined).then(() => {
+        this.#again = undefined;
+        return this.reload();
+      });
+      return this.#again;
+    }
+    this.#inflight = this.#load().finally(() => {
       this.#inflight = undefined;
     });
     return this.#inflight;

@@ -68,15 +68,25 @@ function failure(name: string, err: unknown): Check {
   return { name, ok: false, detail: `unreachable: ${err instanceof Error ? err.message : String(err)}` };
 }
 
-async function primaryCheck(name: string, url: string): Promise<{ check: Check; walLsn: string | null }> {
+/** What a primary's check says besides its health: the catalog's epoch and state, and whom its commits wait for. */
+interface PrimaryFacts {
+  epoch: number | undefined;
+  state: string | undefined;
+}
+
+async function primaryCheck(name: string, url: string, facts: PrimaryFacts): Promise<{ check: Check; walLsn: string | null }> {
   try {
     return await withClient(url, async (c) => {
-      const row = (await c.query<{ r: boolean; lsn: string | null; streaming: string }>(
+      const row = (await c.query<{ r: boolean; lsn: string | null; streaming: string; sync: string }>(
         `SELECT pg_is_in_recovery() AS r,
                 CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
-                (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')::text AS streaming`,
+                (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')::text AS streaming,
+                current_setting('synchronous_standby_names') AS sync`,
       )).rows[0]!;
-      const detail = row.r ? 'IN RECOVERY (not a primary)' : `accepting writes, ${row.streaming} replica(s) streaming`;
+      const epoch = facts.epoch === undefined ? '' : `, epoch ${facts.epoch}`;
+      const state = facts.state && facts.state !== 'serving' ? `, ${facts.state.toUpperCase()}` : '';
+      const sync = row.sync === '' ? 'commits wait for no replica' : `commits wait for ${row.sync}`;
+      const detail = row.r ? 'IN RECOVERY (not a primary)' : `accepting writes, ${row.streaming} replica(s) streaming${epoch}${state}, ${sync}`;
       return { check: { name, ok: !row.r, detail }, walLsn: row.lsn };
     }, TIMEOUT_MS);
   } catch (err) {
@@ -134,7 +144,7 @@ export async function collectCatalogStatus(opts: CatalogStatusOptions): Promise<
     const [record, endpoints, apps] = await Promise.all([store.latestMap(), store.shards(), store.liveReplicas(opts.liveWithinMs ?? 15_000)]);
     const map = record ? ShardMap.fromRecord(record) : null;
     const shards = await Promise.all(endpoints.map(async (ep) => {
-      const { check: primary, walLsn } = await primaryCheck(`${ep.name} primary ${endpointOf(ep.primaryUrl)}`, ep.primaryUrl);
+      const { check: primary, walLsn } = await primaryCheck(`${ep.name} primary ${endpointOf(ep.primaryUrl)}`, ep.primaryUrl, { epoch: ep.epoch, state: ep.state });
       const replicas = await Promise.all(ep.replicaUrls.map((url) => replicaCheck(`${ep.name} replica ${endpointOf(url)}`, url, walLsn)));
       const ranges = map ? map.entries.filter((e) => e.shard === ep.name).map((e) => formatKeyRange(e.range)) : [];
       return { name: ep.name, ranges, primary, replicas };

@@ -40,7 +40,7 @@ export function localFailoverHost(dir: string, ctx: PgContext): ShardHost {
     },
 
     running(inst) {
-      return runningPgPid(find(inst.name).dataDir) !== null;
+      return Promise.resolve(runningPgPid(find(inst.name).dataDir) !== null);
     },
 
     async stop(inst, mode) {
@@ -68,7 +68,7 @@ export function localFailoverHost(dir: string, ctx: PgContext): ShardHost {
       await withPg(withDatabase(primary.url, 'postgres'), (c) => c.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [inst.slot]));
       await writeInstanceConf(ctx, find(inst.name), { primaryPort: p.port, slot: inst.slot });
       // primary_conninfo and primary_slot_name take effect on reload (PostgreSQL 13+): the WAL receiver reconnects.
-      if (host.running(inst)) await withPg(withDatabase(inst.url, 'postgres'), (c) => c.query('SELECT pg_reload_conf()'));
+      if (await host.running(inst)) await withPg(withDatabase(inst.url, 'postgres'), (c) => c.query('SELECT pg_reload_conf()'));
     },
 
     async demote(inst, primary) {

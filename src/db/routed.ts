@@ -109,11 +109,14 @@ export class RoutedDb {
     for (let attempt = 1; ; attempt++) {
       const shard = this.ownerOf(ksid);
       routedTo(span, op, shard, this.router.map.version);
+      // Read before the attempt too: the failover's publication may land while it fails on the old primary.
+      const switchingBefore = this.pools.switching(shard);
       try {
         return { shard, value: await run(shard) };
       } catch (err) {
         const moving = err instanceof WrongShardError;
-        if (!moving && !(this.pools.switching(shard) && err instanceof TesseraError && err.code === 'TESSERA_ERR_SHARD_UNAVAILABLE')) throw err;
+        const switching = switchingBefore || this.pools.switching(shard);
+        if (!moving && !(switching && err instanceof TesseraError && err.code === 'TESSERA_ERR_SHARD_UNAVAILABLE')) throw err;
         if (moving) this.opts.onWrongShard?.(shard);
         if (Date.now() >= deadline) {
           const detail = moving ? 'the key is moving between shards; retry shortly' : `shard ${shard} is changing primaries; retry shortly`;

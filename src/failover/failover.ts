@@ -21,6 +21,7 @@ import type { CatalogStore } from '../catalog/store.js';
 import { formatLsn } from '../db/lsn.js';
 import { inSpan } from '../observability/tracing.js';
 import type { ShardEndpoints } from '../db/pools.js';
+import { redact } from '../db/redact.js';
 import { choose, measure, named } from './choose.js';
 import { FailoverInputError } from './errors.js';
 import { FailoverHistory, type FailoverPhase, type FailoverRecord } from './history.js';
@@ -76,7 +77,7 @@ function instancesOf(o: FailoverOptions, ep: ShardEndpoints): ShardInstances {
   const inst = o.host.instances(o.shard);
   if (!inst) throw new FailoverInputError(`${o.shard} is in the catalog but its instances are not run by this stack`);
   if (inst.primary.url !== ep.primaryUrl && !inst.replicas.some((r) => r.url === ep.primaryUrl)) {
-    throw new FailoverInputError(`the catalog says ${o.shard}'s primary is ${ep.primaryUrl}, which is none of this stack's instances`);
+    throw new FailoverInputError(`the catalog says ${o.shard}'s primary is ${redact(ep.primaryUrl)}, which is none of this stack's instances`);
   }
   return inst;
 }
@@ -183,7 +184,7 @@ async function run(ctx: Ctx): Promise<void> {
 async function giveUp(ctx: Ctx, phase: FailoverPhase, err: unknown): Promise<void> {
   ctx.o.log(`  ${phase} failed (${(err as Error).message}); undoing: ${ctx.old.name} stays the primary`);
   if (ctx.rec.kind === 'planned') {
-    if (!ctx.o.host.running(ctx.old)) await ctx.o.host.restorePrimary(ctx.old).catch((e: unknown) => ctx.o.log(`  could not restart ${ctx.old.name}: ${(e as Error).message}`));
+    if (!(await ctx.o.host.running(ctx.old))) await ctx.o.host.restorePrimary(ctx.old).catch((e: unknown) => ctx.o.log(`  could not restart ${ctx.old.name}: ${(e as Error).message}`));
     await unfenceWrites(ctx.old.url).catch(() => undefined);
   }
   await ctx.o.catalog.setShardState(ctx.o.shard, 'serving');
@@ -209,7 +210,7 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
    */
   async catchup(ctx) {
     let before: bigint | undefined;
-    if (ctx.o.host.running(ctx.old)) {
+    if (await ctx.o.host.running(ctx.old)) {
       before = (await position(ctx.old.url)).received;
       await ctx.o.host.stop(ctx.old, 'fast');
     }
@@ -221,7 +222,7 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
 
   /** Emergency: the old primary must never take a write again, and the target must have replayed all it received. */
   async elect(ctx) {
-    if (ctx.o.host.running(ctx.old)) await ctx.o.host.stop(ctx.old, 'immediate');
+    if (await ctx.o.host.running(ctx.old)) await ctx.o.host.stop(ctx.old, 'immediate');
     await ctx.o.host.demote(ctx.old, ctx.target);
     const pos = await position(ctx.target.url);
     const at = await waitReplayed(ctx.target.url, pos.received, 60_000);
@@ -230,6 +231,10 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
 
   async promote(ctx) {
     if ((await position(ctx.target.url)).inRecovery) await promote(ctx.target.url);
+    // A standby copied from (or rewound to) a primary carries that primary's synchronous_standby_names,
+    // naming standbys that do not stream from it: its first commit (the unfence) would wait for one.
+    // `repoint` sets the right ones before any app writes here.
+    await setSyncStandbys(ctx.target.url, []);
     // A planned failover fenced the old primary, and the new one inherited that.
     await unfenceWrites(ctx.target.url);
     return { promotedAt: Date.now() };
@@ -314,11 +319,11 @@ async function syncWith(ctx: Ctx, standbys: InstanceRef[]): Promise<string[]> {
  * commits wait for it again when the shard is synchronous.
  */
 export async function rejoinInstance(o: Pick<FailoverOptions, 'catalog' | 'host' | 'log'>, shard: string, inst: InstanceRef, primary: InstanceRef, rebuild: boolean): Promise<'followed' | 'rebuilt'> {
-  if (o.host.running(inst) && !(await position(inst.url).catch(() => undefined))?.inRecovery) {
+  if ((await o.host.running(inst)) && !(await position(inst.url).catch(() => undefined))?.inRecovery) {
     // Still a primary (an old one started by hand): stop it before it takes a write.
     await o.host.stop(inst, 'immediate');
   }
-  const how = o.host.running(inst) && (await streamingStandbys(primary.url)).includes(inst.slot)
+  const how = (await o.host.running(inst)) && (await streamingStandbys(primary.url)).includes(inst.slot)
     ? 'followed'
     : await o.host.rejoin(inst, primary, o.log, { rebuild });
   const ep = await o.catalog.shard(shard);

@@ -2,7 +2,8 @@
  * What a failover needs from wherever the shard's instances run: stopping
  * and starting them and rewriting which primary a standby follows. The SQL
  * steps (fence, positions, promotion) are the same everywhere and live in
- * `pg-ops.ts`; the local stack implements this in `cluster/failover-host.ts`.
+ * `pg-ops.ts`; the local stack implements this in `cluster/failover-host.ts`,
+ * the compose stack in `cluster/compose-failover-host.ts`.
  */
 
 /** One PostgreSQL instance of a shard, as the failover sees it. */
@@ -25,8 +26,8 @@ export interface ShardInstances {
 export interface ShardHost {
   /** The shard's instances (primary first), or undefined when the host does not run that shard. */
   instances(shard: string): ShardInstances | undefined;
-  /** Whether the instance's server process runs. */
-  running(inst: InstanceRef): boolean;
+  /** Whether the instance's server runs (local: its process; compose: it answers). */
+  running(inst: InstanceRef): Promise<boolean>;
   /** Stops the instance (`fast`: cleanly, writing a shutdown checkpoint that connected standbys receive). */
   stop(inst: InstanceRef, mode: 'fast' | 'immediate'): Promise<void>;
   /** Undoes `demote` on a primary a failover stopped before promoting anything, and starts it as the primary again. */

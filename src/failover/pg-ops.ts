@@ -97,7 +97,10 @@ export async function waitReplayed(url: string, lsn: bigint, timeoutMs: number):
 export async function ensureSlot(url: string, slot: string): Promise<void> {
   await withPg(url, async (c) => {
     const { rowCount } = await c.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (!rowCount) await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+    // 42710: made meanwhile by someone else (a compose instance's entrypoint makes its own slot too).
+    if (!rowCount) await c.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]).catch((err: { code?: string }) => {
+      if (err.code !== '42710') throw err;
+    });
   });
 }
 

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { CatalogStore } from '../catalog/store.js';
 import type { ShardEndpoints } from '../db/pools.js';
 import { isUnavailable } from '../db/errors.js';
+import { redact } from '../db/redact.js';
 import { ReshardInputError } from './errors.js';
 
 /** Opens a client (UTC, so row texts compare equal on both sides); the caller ends it. */
@@ -49,13 +50,3 @@ export async function connectShard(name: string, url: string, what: 'source' | '
   }
 }
 
-/** A connection string without its password, for messages. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}

@@ -100,8 +100,11 @@ describe('docker compose down, then up', () => {
     expect(docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').filter(Boolean).sort()).toEqual(volumes);
 
     await composeUp(composeContext(), { build: false });
-    // The first start after `up` reuses the data directories (no initdb, no new base backup).
-    expect(compose(['logs', '--no-color', 'shard-a-replica'])).toMatch(/holds a data directory: starting the replica/);
+    // The first start after `up` reuses the data directories (no initdb, no new base backup), in the roles the catalog names.
+    const replicaLog = compose(['logs', '--no-color', 'shard-a-replica']);
+    expect(replicaLog).toMatch(/holds a standby: starting it as a standby of shard-a, the primary of shard-a/);
+    expect(replicaLog).not.toMatch(/cloning|creating a new cluster/);
+    expect(compose(['logs', '--no-color', 'shard-a'])).toMatch(/the catalog names this instance the primary of shard-a: starting as it is/);
     for (const { user } of created) {
       const res = await waitFor(`user ${user.id} readable after up`, 30_000, async () => {
         const r = await api('GET', `/v1/users/${user.id}`);

@@ -21,6 +21,7 @@ import { validateSeed } from '../../src/catalog/migrate.js';
 import { loadTopologyFile } from '../../src/catalog/topology.js';
 import type { TopologySeed } from '../../src/catalog/topology.js';
 import { appEnv } from '../../src/cluster/app.js';
+import { composeSlot } from '../../src/cluster/compose-failover-host.js';
 import { planAuth } from '../../src/cluster/auth.js';
 import { planStack, resolveLayoutOptions, seedFromStack } from '../../src/cluster/layout.js';
 import { ConfigSchema, loadConfig } from '../../src/config/env.js';
@@ -436,6 +437,29 @@ describe('docker-compose.yml', () => {
     }
     const slots = SHARDS.map((s) => envOf(services[`${s}-replica`]!).REPLICATION_SLOT);
     expect(new Set(slots).size).toBe(slots.length);
+  });
+
+  it('has every shard instance follow the catalog under its service name, which is how the compose failover host finds it', () => {
+    for (const shard of SHARDS) {
+      for (const name of [shard, `${shard}-replica`]) {
+        const env = envOf(services[name]!);
+        expect(env.TESSERA_SHARD, name).toBe(shard);
+        expect(env.TESSERA_INSTANCE, name).toBe(name);
+        // src/cluster/compose-failover-host.ts names each instance's slot (and application_name) so.
+        expect(env.REPLICATION_SLOT, name).toBe(composeSlot(name));
+        expect(hostOf(env.TESSERA_CATALOG_URL!), name).toBe('catalog');
+        expect(new URL(env.TESSERA_CATALOG_URL!).password, name).toBe('');
+        expect(env.POSTGRES_PASSWORD, name).toBe(SECRETS.TESSERA_DB_PASSWORD);
+        expect(dependsOn(services[name]!), name).toHaveProperty('catalog', 'service_healthy');
+      }
+    }
+    for (const name of ['migrate', 'cli']) expect(envOf(services[name]!).TESSERA_STACK, name).toBe('compose');
+    // pg_rewind turns a replaced primary into a standby: it needs wal_log_hints (no data checksums) in the data directory's own configuration.
+    const entrypoint = readFileSync(join(ROOT, 'docker', 'postgres', 'entrypoint.sh'), 'utf8');
+    expect(entrypoint).toMatch(/wal_log_hints = on\\n' >> "\$conf"/);
+    expect(entrypoint).toMatch(/pg_rewind --target-pgdata/);
+    // After a failover a `-replica` service may be the primary that migrate must reach.
+    for (const db of DATABASES) expect(dependsOn(services.migrate!), db).toHaveProperty(db, 'service_healthy');
   });
 
   it('puts NGINX (nginx/compose.conf, baked into its image) in front, and the CLI under the cli profile with the signing key', () => {

@@ -4,7 +4,7 @@
  * compose tool and docker with the stack's project and env file, find a
  * service's containers, and wait for a condition (always bounded).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 
@@ -114,4 +114,42 @@ export async function waitHealthy(service: string, count: number, timeoutMs = 12
 /** `tessera …` in a one-off container of the `cli` service (`docker compose run --rm cli …`); its stdout. */
 export function cli(args: string[], opts: { timeoutMs?: number } = {}): string {
   return compose(['--profile', 'cli', 'run', '--rm', '-T', 'cli', ...args], opts);
+}
+
+/** What a command printed, and how it exited. */
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `tessera …` in a one-off `cli` container, without blocking the event loop
+ * (a load in this process keeps running meanwhile), whatever its exit code.
+ */
+export function cliRun(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  const ctx = composeContext();
+  const [cmd, ...pre] = ctx.composeCmd;
+  const child = spawn(cmd!, [...pre, ...composeArgs(ctx), '--profile', 'cli', 'run', '--rm', '-T', 'cli', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+}
+
+/**
+ * `psql` in the (one) container of a database service, as the superuser over
+ * its Unix socket: the rows, one per line, columns joined by `|`. Throws with
+ * psql's message when the statement fails.
+ */
+export function psqlIn(service: string, sql: string, db = 'tessera'): string[] {
+  const [id] = containersOf(service);
+  if (!id) throw new Error(`no running ${service} container`);
+  return docker(['exec', '-u', 'postgres', id, 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '/var/run/postgresql', '-U', 'tessera', '-d', db, '-c', sql])
+    .split('\n').filter((l) => l !== '');
 }
