@@ -97,6 +97,19 @@ async function expectNothingLost(ledger: Ledger): Promise<void> {
 
 /** `application_name|state|sync_state` of the standbys streaming from `service`. */
 const streamingFrom = (service: string) => psqlIn(service, "SELECT application_name || '|' || state || '|' || sync_state FROM pg_stat_replication ORDER BY 1");
+
+/**
+ * Waits (bounded) until `service`'s standbys are `expected`: a walsender
+ * shows a standby as synchronous once it has handled the reload the CLI
+ * asked for, a moment after the CLI exits.
+ */
+async function expectStreaming(service: string, expected: string[]): Promise<void> {
+  const seen = await waitFor(`standbys of ${service}: ${expected.join(', ')}`, 10_000, () => {
+    const now = streamingFrom(service);
+    return now.join() === expected.join() ? now : undefined;
+  }, 100).catch(() => streamingFrom(service));
+  expect(seen).toEqual(expected);
+}
 const inRecovery = (service: string) => psqlIn(service, 'SELECT pg_is_in_recovery()')[0];
 const syncNames = (service: string) => psqlIn(service, 'SHOW synchronous_standby_names')[0];
 
@@ -113,7 +126,7 @@ describe('tessera shard failover on the compose stack', () => {
     for (const shard of ['shard-a', 'shard-b']) {
       const slot = `${shard.replace('-', '_')}_replica`;
       expect(syncNames(shard)).toBe(`ANY 1 ("${slot}")`);
-      expect(streamingFrom(shard)).toEqual([`${slot}|streaming|quorum`]);
+      await expectStreaming(shard, [`${slot}|streaming|quorum`]);
     }
     const before = history();
     expect(hostOf(before.primary)).toBe('shard-a');
@@ -167,7 +180,7 @@ describe('tessera shard failover on the compose stack', () => {
     // The old primary is a standby of the new one, its synchronous standby.
     expect(inRecovery('shard-a')).toBe('t');
     expect(inRecovery('shard-a-replica')).toBe('f');
-    expect(streamingFrom('shard-a-replica')).toEqual(['shard_a|streaming|quorum']);
+    await expectStreaming('shard-a-replica', ['shard_a|streaming|quorum']);
     expect(syncNames('shard-a-replica')).toBe('ANY 1 ("shard_a")');
     // Its entrypoint, restarted by the restart policy after the stop, made it so.
     expect(compose(['logs', '--no-color', 'shard-a'])).toMatch(/the catalog names shard-a-replica the primary of shard-a: this old primary becomes its standby/);
@@ -221,7 +234,7 @@ describe('tessera shard failover on the compose stack', () => {
     const rejoin = await cliRun(['shard', 'rejoin', 'shard-a']);
     expectRun(rejoin, 'ok');
     expect(rejoin.stdout).toMatch(/^shard-a: shard-a-replica (follows|rebuilt from) shard-a and serves reads again$/m);
-    expect(streamingFrom('shard-a')).toEqual(['shard_a_replica|streaming|quorum']);
+    await expectStreaming('shard-a', ['shard_a_replica|streaming|quorum']);
     expect(syncNames('shard-a')).toBe('ANY 1 ("shard_a_replica")');
     const rejoined = history();
     expect(rejoined.replicas.map(hostOf)).toEqual(['shard-a-replica']);
