@@ -9,6 +9,9 @@ import { formatLsn, parseLsn } from '../db/lsn.js';
 /** Runs `fn` on a new connection to `url` with a statement timeout; always closes it. */
 export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>, timeoutMs = 5000): Promise<T> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: Math.min(timeoutMs, 3000), statement_timeout: timeoutMs, query_timeout: timeoutMs + 1000, application_name: 'tessera-failover' });
+  // A server stopping (a failover stops servers) ends idle connections with an error event: unhandled,
+  // it would end the CLI. A query on such a connection fails on its own.
+  c.on('error', () => undefined);
   await c.connect();
   try {
     return await fn(c);

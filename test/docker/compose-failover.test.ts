@@ -58,6 +58,11 @@ async function usersOnEveryShard(perShard: number): Promise<{ id: string; shard:
   return out;
 }
 
+/** Fails at once with the command's output (waiting for writes after a failover that did not finish would only time out). */
+function mustSucceed(r: RunResult, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+}
+
 /** Acknowledged writes to `shard` completed after `since`. */
 const writesSince = (ledger: Ledger, shard: string, since: number) => (ledger.writeTimes.get(shard) ?? []).filter((t) => t > since).length;
 
@@ -157,6 +162,7 @@ describe('tessera shard failover on the compose stack', () => {
       await waitFor('100 acknowledged writes before the failover', 60_000, () => (load.ledger.ok >= 100 ? true : undefined), 50);
       run = await cliRun(['shard', 'failover', 'shard-a']);
       done = Date.now();
+      mustSucceed(run, 'shard failover shard-a');
       await waitFor('100 writes to shard-a after the failover', 60_000, () => (writesSince(load.ledger, 'shard-a', done) >= 100 ? true : undefined), 50);
     } finally {
       await load.stop();
@@ -204,6 +210,7 @@ describe('tessera shard failover on the compose stack', () => {
       await waitFor('a write to shard-a failing', 30_000, () => (load.ledger.failures.some((f) => f.shard === 'shard-a') ? true : undefined), 50);
       run = await cliRun(['shard', 'failover', 'shard-a', '--emergency']);
       promoted = Date.now();
+      mustSucceed(run, 'shard failover shard-a --emergency');
       await waitFor('50 writes to shard-a after the promotion', 60_000, () => (writesSince(load.ledger, 'shard-a', promoted) >= 50 ? true : undefined), 50);
     } finally {
       await load.stop();
