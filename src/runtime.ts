@@ -109,7 +109,7 @@ export async function createRuntime(config: Config, log: FastifyBaseLogger): Pro
   );
   const auth = authFromConfig(config, l2.redis, log);
   const cache = new TieredCache(l1, l2, undefined, metrics);
-  const bus = new InvalidationBus(config.TESSERA_REDIS_URL, 'tessera:invalidations', l2.redis, log, {
+  const bus = new InvalidationBus(config.TESSERA_REDIS_URL, 'tessera:invalidations', log, {
     onMessage: (m) => cache.applyRemote(m.key, m),
     // Messages may have been missed while disconnected; L1 entries are cheap to refill.
     onResync: () => l1.clear(),

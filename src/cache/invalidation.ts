@@ -33,7 +33,6 @@ export class InvalidationBus {
   constructor(
     url: string,
     private readonly channel: string,
-    private readonly publisher: Redis,
     private readonly log: FastifyBaseLogger,
     handlers: { onMessage: (m: Invalidation) => void; onResync: () => void },
   ) {
@@ -51,26 +50,14 @@ export class InvalidationBus {
   }
 
   /**
-   * The invalidation of `m` as a channel and a message, for a command that
-   * publishes it with the write's L2 floor (`L2.floor`). Awaited before the
-   * write is acknowledged, like {@link publish}.
+   * The invalidation of `m` as a channel and a message. The write's L2 floor
+   * publishes it in the same Redis command (`L2.floor`), awaited before the
+   * write is acknowledged: Redis has handed the message to every
+   * subscriber's socket by the time it answers, so a read that follows the
+   * acknowledgement finds L1 cleared.
    */
   envelope(m: Invalidation): { channel: string; message: string } {
     return { channel: this.channel, message: encode(this.#origin, m) };
-  }
-
-  /**
-   * Publishes an invalidation. Awaited before the write is acknowledged:
-   * Redis has handed the message to every subscriber's socket by the time it
-   * answers, so a read that follows the acknowledgement finds L1 cleared.
-   */
-  async publish(m: Invalidation): Promise<boolean> {
-    try {
-      await this.publisher.publish(this.channel, encode(this.#origin, m));
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   async close(): Promise<void> {

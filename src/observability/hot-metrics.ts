@@ -115,7 +115,12 @@ export class HotHistogram<L extends string> {
     return Promise.resolve({ name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' });
   }
 
+  /** Zeroes every cell (callers keep their cells, so they are not dropped). */
   reset(): void {
-    this.#cells.clear();
+    for (const c of this.#cells.values()) {
+      c.counts.fill(0);
+      c.sum = 0;
+      c.count = 0;
+    }
   }
 }

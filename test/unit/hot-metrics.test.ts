@@ -46,4 +46,16 @@ describe('hot metrics', () => {
     l1.inc();
     expect(await series(r)).toEqual(['c_total{tier="l1"} 6', 'c_total{tier="l2"} 2']);
   });
+
+  it('a reset histogram keeps the cells callers hold, zeroed, and counts what they observe next', async () => {
+    const r = new Registry();
+    const hot = new HotHistogram<'route'>({ name: 'h_seconds', help: 'h', buckets: BUCKETS, registers: [r] });
+    const cell = hot.cell({ route: '/a' });
+    cell.observe(0.05);
+    r.resetMetrics();
+    expect(await series(r)).toContain('h_seconds_count{route="/a"} 0');
+    cell.observe(0.002);
+    expect(await series(r)).toContain('h_seconds_count{route="/a"} 1');
+    expect(await series(r)).toContain('h_seconds_bucket{le="0.01",route="/a"} 1');
+  });
 });
