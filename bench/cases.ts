@@ -12,7 +12,8 @@ export type CaseId =
   | 'get-miss' | 'get-miss-nginx'
   | 'get-default'
   | 'create' | 'create-nginx' | 'create-async'
-  | 'put-doc' | 'put-doc-nginx' | 'put-doc-async';
+  | 'put-doc' | 'put-doc-nginx' | 'put-doc-async'
+  | 'create-3shards' | 'put-doc-3shards';
 
 export interface CaseDef {
   id: CaseId;
@@ -126,6 +127,10 @@ export const CASES: readonly CaseDef[] = [
   // wait for a replica), against the shipped default (sync). A ratio of 1.5 means sync writes run at 2/3 the rate.
   { id: 'create-async', title: 'POST user, shards async (commits wait for no replica)', kind: 'tessera', vs: 'create' },
   { id: 'put-doc-async', title: 'PUT document, shards async (commits wait for no replica)', kind: 'tessera', vs: 'put-doc' },
+  // The capacity model's shard check: the same writes on a stack of three shards, against two.
+  // The model says CPU per request does not depend on the shard count and the hash spreads it evenly.
+  { id: 'create-3shards', title: 'POST user, 3 shards', kind: 'tessera', vs: 'create' },
+  { id: 'put-doc-3shards', title: 'PUT document, 3 shards', kind: 'tessera', vs: 'put-doc' },
 ];
 
 export const CASE_IDS: readonly CaseId[] = CASES.map((c) => c.id);

@@ -31,6 +31,8 @@ export interface Plan {
   via: 'direct' | 'nginx';
   apps: 1 | 2 | 4;
   workload: WorkloadKind;
+  /** Shards of the stack it runs on. @default 2 (the bench stack's) */
+  shards?: 2 | 3;
 }
 
 export const PLANS: readonly Plan[] = [
@@ -55,6 +57,9 @@ export const PLANS: readonly Plan[] = [
   { id: 'put-doc-nginx', config: 'default', via: 'nginx', apps: 1, workload: 'put' },
   { id: 'create-async', config: 'default', via: 'direct', apps: 1, workload: 'create', durability: 'async' },
   { id: 'put-doc-async', config: 'default', via: 'direct', apps: 1, workload: 'put', durability: 'async' },
+  // Last, on a stack brought up again with three shards (see runner.ts).
+  { id: 'create-3shards', config: 'default', via: 'direct', apps: 1, workload: 'create', shards: 3 },
+  { id: 'put-doc-3shards', config: 'default', via: 'direct', apps: 1, workload: 'put', shards: 3 },
 ];
 
 export function planOf(id: CaseId): Plan | undefined {

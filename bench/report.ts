@@ -16,6 +16,8 @@ export interface CaseResult extends Measured {
   dbLoadsPerRequest: number | null;
   /** Settings the app(s) ran with beyond the defaults. */
   appEnv?: Record<string, string>;
+  /** Write cases: each shard primary's share of the primaries' CPU time (the hash should spread writes evenly). */
+  primaryShares?: Record<string, number>;
 }
 
 export interface MemorySample {
@@ -132,6 +134,32 @@ export function totalCpuUs(c: Pick<CaseResult, 'cpuUsPerRequest'>): number {
 }
 
 /**
+ * The model's shard assumptions checked: a write's CPU does not depend on the
+ * shard count (so requests/s on three shards is predicted from two), and the
+ * hash spreads the primaries' work evenly.
+ */
+function shardCheck(byId: Map<CaseId, CaseResult>, cores: number): string[] {
+  const out: string[] = [];
+  for (const [two, three] of [['create', 'create-3shards'], ['put-doc', 'put-doc-3shards']] as const) {
+    const a = byId.get(two);
+    const b = byId.get(three);
+    if (!a || !b) continue;
+    const primaryUs = (c: CaseResult) => c.cpuUsPerRequest?.primary ?? 0;
+    const predicted = (cores * 1e6) / totalCpuUs(a);
+    const shares = Object.entries(b.primaryShares ?? {}).map(([shard, x]) => `${shard} ${pct(x)}`).join(', ');
+    out.push(`| ${caseDef(three).title} | ${us(totalCpuUs(a))} → ${us(totalCpuUs(b))} | ${us(primaryUs(a))} → ${us(primaryUs(b))} | ${num(predicted)} | ${num(b.rps)} | ${pct(b.rps / predicted)} | ${pct(b.serverCpuOurs)} | ${shares} |`);
+  }
+  if (out.length === 0) return out;
+  return [
+    '', 'Shards: the same writes on a stack of three shards, predicted from the two-shard case\'s CPU per request:', '',
+    '| case | CPU µs/request, 2 → 3 shards | of it primaries | predicted req/s | measured | measured / predicted | server cores used by ours | primaries\' CPU by shard |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...out,
+    '', 'The model holds when CPU per request stays about the same from two shards to three and each primary does about a third of the work.',
+  ];
+}
+
+/**
  * The capacity model checked where this machine can: requests/s predicted
  * from another case's CPU per request (server cores × 1 s ÷ CPU per request)
  * against what was measured; and the create latency goal.
@@ -151,6 +179,7 @@ function capacityCheck(r: Results): string[] {
     out.unshift('', '## Capacity model, checked', '', `Requests/s predicted from the 1-app case's CPU per request (${cores} server core(s) ÷ CPU per request), against measured:`, '', '| case | predicted req/s | measured | measured / predicted | server cores used by ours |', '| --- | ---: | ---: | ---: | ---: |');
     out.push('', 'Measured below predicted by about the share of the server core(s) our processes did not get (the last column) means the model holds and the machine was shared; further below means spreading over more processes costs CPU of its own.');
   }
+  out.push(...shardCheck(byId, cores));
   const create = byId.get('create');
   const insert = byId.get('pg-insert');
   if (create && insert && insert.p99Ms > 0) {

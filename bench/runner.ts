@@ -5,7 +5,7 @@
  * judged results. `bench/run.ts` is the command around it.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { PROJECT_ROOT, type AppInfo, type StackInfo } from '../src/cluster/index.js';
 import { startBaseline, startBaselineNginx, stopLeftoverBaselineNginx, type BaselineName, type Running } from './baselines.js';
 import { CASE_IDS, caseDef, withReferences, type CaseId } from './cases.js';
-import { pinTree, planPinning, rssMiB, type Pinning } from './cpu.js';
+import { pinTree, planPinning, rssMiB, treeCpuSeconds, type Pinning } from './cpu.js';
 import { runLoad, type ServerGroups } from './load.js';
 import type { LoadSpec } from './loadgen.js';
 import { appEnvFor, L1_CONFIGS, planOf, PLANS, type AppConfig, type Plan } from './plans.js';
@@ -134,7 +134,11 @@ async function measure(ctx: Ctx, id: CaseId, url: string, workload: Workload, ap
   const isRead = workload.kind === 'get-user' && apps.length > 0;
   const before = isRead ? await readCounts(apps) : null;
   const spec: LoadSpec = { url, workload, connections: connectionsFor(ctx, workload), warmupS: ctx.warmupS, durationS: ctx.durationS, headers: ctx.headers };
+  const isWrite = workload.kind === 'create-user' || workload.kind === 'put-doc';
+  const primaries = isWrite && apps.length > 0 ? ctx.stack.shards.map((s) => ({ shard: s.name, pid: s.primary.pid, cpu0: treeCpuSeconds([s.primary.pid]) })) : [];
   const m = await runLoad(spec, ctx.pin, serverGroups(ctx));
+  const primaryCpu = primaries.map((p) => ({ shard: p.shard, s: treeCpuSeconds([p.pid]) - p.cpu0 }));
+  const primaryTotal = primaryCpu.reduce((a, p) => a + p.s, 0);
   const after = isRead ? await readCounts(apps) : null;
   const tiers = before && after ? tierShares(before, after) : null;
   const dbLoads = before && after ? after.replica + after.primary - before.replica - before.primary : null;
@@ -144,6 +148,7 @@ async function measure(ctx: Ctx, id: CaseId, url: string, workload: Workload, ap
     tiers,
     dbLoadsPerRequest: dbLoads === null ? null : dbLoads / Math.max(1, m.requests + m.warmupRequests),
     ...(appEnv && { appEnv }),
+    ...(primaryTotal > 0 && { primaryShares: Object.fromEntries(primaryCpu.map((p) => [p.shard, p.s / primaryTotal])) }),
   };
   ctx.results.set(id, result);
   ctx.opts.log(`  ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, non-2xx ${m.non2xx}, errors ${m.errors}`);
@@ -261,8 +266,39 @@ function sampleMemory(ctx: Ctx, apps: AppInfo[], when: string): void {
   }
 }
 
+/** Pins every process of `stack` to the server cores (inherited already; again in case something else started one). */
+function pinStack(stack: StackInfo, pin: Pinning): void {
+  if (!pin.pinned) return;
+  for (const pid of [stack.redis.pid, stack.nginx.pid, ...stack.apps.map((a) => a.pid), stack.catalog.pid, ...stack.shards.flatMap((s) => [s.primary.pid, ...s.replicas.map((r) => r.pid)])]) {
+    if (pid > 0) pinTree(pid, pin.serverCpus);
+  }
+}
+
+/**
+ * The capacity model's shard check: the write cases again on a stack brought
+ * up anew with three shards, against the same cases on two.
+ * Fewer users are seeded: the writes need only some users to write to.
+ */
+async function runOnThreeShards(ctx: Ctx, want: Set<CaseId>): Promise<void> {
+  const plans = PLANS.filter((p) => p.shards === 3 && want.has(p.id));
+  if (plans.length === 0) return;
+  const log = (line: string) => ctx.opts.log(`[stack] ${line}`);
+  ctx.opts.log('stack → 3 shards, for the capacity model\'s shard check');
+  const users = Math.min(ctx.users, 20_000);
+  // As many apps as before: idle replicas' timers and probes count in the app's CPU per request of both.
+  const stack = await startBenchStack(appEnvFor('default', users), log, { shards: 3, apps: BENCH_STACK.apps });
+  pinStack(stack, ctx.pin);
+  const { file } = await seedUsers(stack, users, ctx.opts.log);
+  Object.assign(ctx, {
+    stack, usersFile: file, users,
+    app1Config: 'default', l1Warm: new Set<string>(), l2Warm: false, nginxApps: stack.apps.length, durability: 'sync',
+    headers: { authorization: `Bearer ${await token(stack)}` },
+  } satisfies Partial<Ctx>);
+  for (const plan of plans) await runPlan(ctx, plan);
+}
+
 async function runTessera(ctx: Ctx, want: Set<CaseId>): Promise<void> {
-  const plans = PLANS.filter((p) => want.has(p.id));
+  const plans = PLANS.filter((p) => p.shards === undefined && want.has(p.id));
   for (const plan of plans) {
     await runPlan(ctx, plan);
     const next = plans[plans.indexOf(plan) + 1];
@@ -295,12 +331,12 @@ async function profileCase(ctx: Ctx, id: CaseId): Promise<string | null> {
   await runLoad({ url, workload, connections: connectionsFor(ctx, workload), warmupS: 0, durationS: ctx.durationS, headers: ctx.headers }, ctx.pin);
   // The profile is written when the process exits: restart app-1 without the flag.
   await restartApp(ctx.stack, ctx.stack.apps[0] as AppInfo, appEnvFor(plan.config, ctx.users));
+  // tsx's loader thread writes a profile too, sometimes the bigger one: the app's is the one that served HTTP.
   const written = readdirSync(PROFILE_DIR)
     .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => ({ path: join(PROFILE_DIR, f), at: statSync(join(PROFILE_DIR, f)).mtimeMs, size: statSync(join(PROFILE_DIR, f)).size }))
-    .filter((f) => f.at >= started)
-    .sort((a, b) => b.size - a.size); // the main thread's profile is the big one (tsx's loader thread writes one too)
-  return written[0]?.path ?? null;
+    .map((f) => join(PROFILE_DIR, f))
+    .filter((f) => statSync(f).mtimeMs >= started);
+  return written.find((f) => readFileSync(f, 'utf8').includes('"node:_http_server"')) ?? null;
 }
 
 // ---------------------------------------------------------------- the run
@@ -323,12 +359,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
   await stopLeftoverBaselineNginx(BENCH_STACK.dir);
   try {
     const stack = await startBenchStack(appEnvFor('l1', users), (line) => opts.log(`[stack] ${line}`));
-    if (pin.pinned) {
-      // Inherited already; pinned again in case a process was started by something else.
-      for (const pid of [stack.redis.pid, stack.nginx.pid, ...stack.apps.map((a) => a.pid), stack.catalog.pid, ...stack.shards.flatMap((s) => [s.primary.pid, ...s.replicas.map((r) => r.pid)])]) {
-        if (pid > 0) pinTree(pid, pin.serverCpus);
-      }
-    }
+    pinStack(stack, pin);
     const { file } = await seedUsers(stack, users, opts.log);
     const ctx: Ctx = {
       opts, pin, stack, usersFile: file, users,
@@ -354,6 +385,8 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       const worst = worstCase(judge(results).rows);
       if (worst) profile = { case: worst, path: await profileCase(ctx, worst) };
     }
+    // Last: it replaces the stack.
+    await runOnThreeShards(ctx, want);
     const { rows, missed, warnings } = judge(results);
     return {
       run: {

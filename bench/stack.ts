@@ -46,10 +46,17 @@ export const BENCH_STACK = {
  */
 const COMMON_APP_ENV = { TESSERA_DRAIN_MS: '2000', TESSERA_RATE_LIMIT: '100000000' };
 
-/** Brings the bench stack up from nothing (purging a leftover of an interrupted run first). */
-export async function startBenchStack(appEnv: Record<string, string>, log: ProgressSink): Promise<StackInfo> {
+/**
+ * Brings the bench stack up from nothing (purging a leftover of an interrupted
+ * run first), with the bench's shards and apps or `size`'s.
+ */
+export async function startBenchStack(
+  appEnv: Record<string, string>,
+  log: ProgressSink,
+  size: { shards: number; apps: number } = BENCH_STACK,
+): Promise<StackInfo> {
   await down({ dir: BENCH_STACK.dir, purge: true, log });
-  const { stack } = await up({ ...BENCH_STACK, appEnv: { ...COMMON_APP_ENV, ...appEnv }, log });
+  const { stack } = await up({ ...BENCH_STACK, shards: size.shards, apps: size.apps, appEnv: { ...COMMON_APP_ENV, ...appEnv }, log });
   return stack;
 }
 

@@ -20,7 +20,7 @@ describe('npm run bench -- --short', () => {
 
   it('measures every case and gives each a requests/s and a ratio', async () => {
     await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--short', '--duration', '2', '--out', out], {
-      timeout: 420_000,
+      timeout: 480_000,
       env: { ...process.env, TESSERA_BENCH_PORT_OFFSET: String(PORT_OFFSET) },
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -44,9 +44,16 @@ describe('npm run bench -- --short', () => {
     // a few percent of L2 in this case is timing, a broken plan would be nearly all L2.
     expect((tiers['get-miss']?.replica ?? 0) + (tiers['get-miss']?.primary ?? 0)).toBeGreaterThan(0.8);
     expect(results.memory.length).toBeGreaterThan(0);
+    // The shard check ran on a stack of three shards, and each primary took part of the writes.
+    for (const id of ['create-3shards', 'put-doc-3shards']) {
+      const shares = results.cases.find((c) => c.id === id)?.primaryShares ?? {};
+      expect(Object.keys(shares).sort(), id).toEqual(['shard-a', 'shard-b', 'shard-c']);
+      for (const x of Object.values(shares)) expect(x, id).toBeGreaterThan(0.1);
+    }
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).toContain('| case | req/s |');
     expect(md).toContain('## CPU time per request, by component (µs)');
     expect(md).toContain('## Capacity model, checked');
-  }, 430_000);
+    expect(md).toContain('Shards: the same writes on a stack of three shards');
+  }, 490_000);
 });
