@@ -257,11 +257,12 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
   },
 
   async promote(ctx) {
+    if ((await position(ctx.target.url, ctx.held)).inRecovery) await promote(ctx.target.url, ctx.held);
     // A standby copied from (or rewound to) a primary carries that primary's synchronous_standby_names,
     // naming standbys that do not stream from it: its first commits would wait for one. (A planned
-    // failover cleared it in `fence` already, so that the reload has long taken effect by now.)
+    // failover cleared it in `fence` already, so the reload has taken effect by now. Not before the
+    // promotion: a reload wakes the startup process, and see `settled` for why that can cost seconds.)
     await setSyncStandbys(ctx.target.url, [], ctx.held);
-    if ((await position(ctx.target.url, ctx.held)).inRecovery) await promote(ctx.target.url, ctx.held);
     // A planned failover fenced the old primary, and the new one inherited that.
     await unfenceWrites(ctx.target.url, ctx.held);
     return { promotedAt: Date.now() };
@@ -294,18 +295,36 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
   },
 };
 
+/** How long `settled` waits for the startup process's retry sleep once the WAL is in. */
+const RETRY_SLEEP_WAIT_MS = 3000;
+
 /**
  * Waits until the standby at `url`, whose primary is stopping, has the
  * primary's last WAL: its WAL receiver no longer streams (the primary's
  * walsender exits only after the standby flushed all it sent, and a stopping
  * primary takes no new connection), it received at least `atLeast` (every
  * acknowledged write) and it replayed all it received.
+ *
+ * Then, for a prompt promotion, until its startup process sleeps before
+ * trying the primary again (wait event RecoveryRetrieveRetryInterval): it
+ * restarts the WAL receiver at once after the stream ends, and a promotion
+ * asked for while it waits on that receiver is carried out only after a
+ * whole wal_retrieve_retry_interval (5 s; seen on PostgreSQL 18), whereas
+ * one asked for during the sleep ends it. That sleep comes within
+ * milliseconds (the restarted receiver is refused by the stopping primary);
+ * after `RETRY_SLEEP_WAIT_MS` without it this promotes all the same.
  */
 async function settled(url: string, atLeast: bigint, held: HeldConnections, timeoutMs: number): Promise<bigint> {
   const deadline = Date.now() + timeoutMs;
+  let inSince: number | undefined;
   for (;;) {
     const p = await position(url, held);
-    if (!p.streaming && p.received >= atLeast && p.replayed >= p.received) return p.replayed;
+    if (!p.streaming && p.received >= atLeast && p.replayed >= p.received) {
+      inSince ??= Date.now();
+      if (p.startupWait === 'RecoveryRetrieveRetryInterval' || Date.now() - inSince >= RETRY_SLEEP_WAIT_MS) return p.replayed;
+    } else {
+      inSince = undefined;
+    }
     if (Date.now() > deadline) {
       throw new Error(`the target replayed ${formatLsn(p.replayed)} of ${formatLsn(p.received)} received${p.streaming ? ', still streaming,' : ''} (the old primary was at ${formatLsn(atLeast)}) after ${timeoutMs / 1000} s`);
     }

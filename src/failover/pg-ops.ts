@@ -91,26 +91,29 @@ export interface Position {
   replayed: bigint;
   /** A standby's WAL receiver streams from a primary now (a primary: false). */
   streaming: boolean;
+  /** What a standby's startup process waits for now (pg_stat_activity's wait_event), if anything. */
+  startupWait: string | null;
 }
 
 /** The server's recovery state and positions (`via`: on a held connection). */
 export async function position(url: string, via?: HeldConnections): Promise<Position> {
   return on(url, via, async (c) => {
-    const { rows } = await c.query<{ rec: boolean; cur: string | null; rcv: string | null; rpl: string | null; receiver: string | null }>(
+    const { rows } = await c.query<{ rec: boolean; cur: string | null; rcv: string | null; rpl: string | null; receiver: string | null; startup: string | null }>(
       `SELECT pg_is_in_recovery() AS rec,
               CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS cur,
               pg_last_wal_receive_lsn()::text AS rcv, pg_last_wal_replay_lsn()::text AS rpl,
-              (SELECT status FROM pg_stat_wal_receiver) AS receiver`,
+              (SELECT status FROM pg_stat_wal_receiver) AS receiver,
+              (SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'startup') AS startup`,
     );
     const r = rows[0]!;
     if (!r.rec) {
       const cur = parseLsn(r.cur!);
-      return { inRecovery: false, received: cur, replayed: cur, streaming: false };
+      return { inRecovery: false, received: cur, replayed: cur, streaming: false, startupWait: null };
     }
     const replayed = r.rpl === null ? 0n : parseLsn(r.rpl);
     // A standby that replays only from its own pg_wal (no walreceiver yet) reports no receive position.
     const received = r.rcv === null ? replayed : parseLsn(r.rcv);
-    return { inRecovery: true, received: received > replayed ? received : replayed, replayed, streaming: r.receiver === 'streaming' };
+    return { inRecovery: true, received: received > replayed ? received : replayed, replayed, streaming: r.receiver === 'streaming', startupWait: r.startup };
   });
 }
 
