@@ -7,7 +7,10 @@
  *    (`COPY … TO PROGRAM 'kill -INT …'`); the container exits and its restart
  *    policy starts it again, and the entrypoint then waits while a failover
  *    is replacing it, or turns it into a standby of the primary the catalog
- *    names (pg_rewind, or a fresh copy);
+ *    names (pg_rewind, or a fresh copy). A planned failover's stop returns
+ *    once the server has ended the session that signalled it: waiting for
+ *    the container to exit would put its exit, and Docker's DNS (which does
+ *    not answer for a container that is gone), in the write pause;
  *  - demote: nothing to write, since that entrypoint rule is what keeps a
  *    replaced primary from serving; only checked;
  *  - repoint: ALTER SYSTEM primary_conninfo / primary_slot_name and a reload;
@@ -76,6 +79,21 @@ async function incarnation(url: string): Promise<string> {
   }
 }
 
+/** Waits until the server ends the session of `c` (a shutdown ends every session first). */
+async function sessionEnded(c: pg.Client, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await c.query('SELECT 1');
+    } catch (err) {
+      if (isShutdown(err)) return;
+      throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`the server did not end its sessions within ${timeoutMs / 1000} s of the signal`);
+    await sleep(2);
+  }
+}
+
 async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, stepMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -120,24 +138,35 @@ export async function composeFailoverHost(catalog: CatalogStore): Promise<ShardH
     return now === 'shutting down' || now === startedAt ? undefined : true;
   }, 10);
 
-  /** Signals the instance's postmaster (`INT`: fast shutdown, `QUIT`: immediate) and waits until it has exited. */
-  const signal = async (inst: InstanceRef, sig: 'INT' | 'QUIT'): Promise<void> => {
+  /** Instances this host stopped itself (in this command). */
+  const stoppedHere = new Set<string>();
+
+  /**
+   * Signals the instance's postmaster (`INT`: fast shutdown, `QUIT`:
+   * immediate) and waits until it has exited, or with `untilStopping` until
+   * it has ended the session that signalled it: a shutdown ends every session
+   * first and takes no new connection from then on.
+   */
+  const signal = async (inst: InstanceRef, sig: 'INT' | 'QUIT', untilStopping: boolean): Promise<void> => {
     let startedAt: string;
     try {
       startedAt = await withPg(inst.url, async (c) => {
         const { rows } = await c.query<{ dir: string; t: string }>("SELECT current_setting('data_directory') AS dir, pg_postmaster_start_time()::text AS t");
         const pidFile = shellQuote(`${rows[0]!.dir}/postmaster.pid`);
         // The backend running this is one of the processes the postmaster then stops.
-        await c.query(`COPY (SELECT 1) TO PROGRAM ${pg.escapeLiteral(`kill -${sig} "$(head -n 1 ${pidFile})"`)}`).catch((err: unknown) => {
+        const ended = await c.query(`COPY (SELECT 1) TO PROGRAM ${pg.escapeLiteral(`kill -${sig} "$(head -n 1 ${pidFile})"`)}`).then(() => false, (err: unknown) => {
           if (!isShutdown(err)) throw err;
+          return true;
         });
+        if (untilStopping && !ended) await sessionEnded(c, STOP_TIMEOUT_MS);
         return rows[0]!.t;
       });
     } catch (err) {
       if (await reachable(inst.url)) throw err;
       return; // it does not answer: stopped already
     }
-    await waitStopped(inst, startedAt);
+    stoppedHere.add(inst.name);
+    if (!untilStopping) await waitStopped(inst, startedAt);
   };
 
   /** Waits until `inst` streams from `primary`; false after `timeoutMs`. */
@@ -162,8 +191,8 @@ export async function composeFailoverHost(catalog: CatalogStore): Promise<ShardH
       return reachable(inst.url);
     },
 
-    async stop(inst, mode) {
-      await signal(inst, mode === 'fast' ? 'INT' : 'QUIT');
+    async stop(inst, mode, opts) {
+      await signal(inst, mode === 'fast' ? 'INT' : 'QUIT', opts?.untilStopping === true);
     },
 
     async restorePrimary(inst) {
@@ -195,6 +224,9 @@ export async function composeFailoverHost(catalog: CatalogStore): Promise<ShardH
 
     async demote(inst) {
       // Whatever starts it again, its entrypoint asks the catalog first and does not start a replaced primary as one.
+      // One this command has just stopped is not back yet (and asking for it, once its container is gone,
+      // waits for Docker's DNS); a primary that came back anyway is stopped again by the rejoin.
+      if (stoppedHere.has(inst.name)) return;
       const p = await position(inst.url).catch(() => undefined);
       if (p && !p.inRecovery) {
         throw new Error(`${inst.name} answers as a primary again: its container does not follow the catalog (TESSERA_CATALOG_URL, TESSERA_SHARD, TESSERA_INSTANCE in docker-compose.yml)`);

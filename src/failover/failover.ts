@@ -18,7 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CatalogStore } from '../catalog/store.js';
-import { formatLsn } from '../db/lsn.js';
+import { formatLsn, parseLsn } from '../db/lsn.js';
 import { inSpan } from '../observability/tracing.js';
 import type { ShardEndpoints } from '../db/pools.js';
 import { redact } from '../db/redact.js';
@@ -26,7 +26,7 @@ import { choose, measure, named } from './choose.js';
 import { FailoverInputError } from './errors.js';
 import { FailoverHistory, type FailoverPhase, type FailoverRecord } from './history.js';
 import type { InstanceRef, ShardHost, ShardInstances } from './host.js';
-import { fenceWrites, position, promote, reachable, setSyncStandbys, streamingStandbys, unfenceWrites, waitReplayed, withPg } from './pg-ops.js';
+import { fenceWrites, HeldConnections, position, promote, reachable, setSyncStandbys, streamingStandbys, unfenceWrites, waitReplayed, withPg } from './pg-ops.js';
 
 /** Options of {@link failover}. */
 export interface FailoverOptions {
@@ -61,6 +61,8 @@ interface Ctx {
   target: InstanceRef;
   /** The other replicas (they follow the new primary). */
   others: InstanceRef[];
+  /** Connections to the old primary and the target, open across the write pause's steps. */
+  held: HeldConnections;
 }
 
 const DEFAULT_MAX_LAG = 16 * 1024 * 1024;
@@ -113,7 +115,7 @@ async function failoverUntraced(o: FailoverOptions): Promise<FailoverResult> {
       throw new FailoverInputError(`failover #${active.id} of ${o.shard} is promoting ${target.name} (phase ${active.phase}); run it again without --to to finish it`);
     }
     o.log(`resuming failover #${active.id} of ${o.shard} (${active.kind}) at phase ${active.phase}: ${old.name} → ${target.name}`);
-    const ctx: Ctx = { o, history, rec: active, ep, old, target, others: all.filter((i) => i !== old && i !== target && ep.replicaUrls.concat(ep.primaryUrl).includes(i.url)) };
+    const ctx: Ctx = { o, history, rec: active, ep, old, target, others: all.filter((i) => i !== old && i !== target && ep.replicaUrls.concat(ep.primaryUrl).includes(i.url)), held: new HeldConnections() };
     await run(ctx);
     return { record: (await history.list(o.shard)).find((r) => r.id === active.id)!, resumed: true };
   }
@@ -147,7 +149,7 @@ async function failoverUntraced(o: FailoverOptions): Promise<FailoverResult> {
     epochBefore: ep.epoch ?? 1, phase: emergency ? 'elect' : 'fence',
   });
   o.log(`failover #${rec.id} of ${o.shard} (${rec.kind}, epoch ${rec.epochBefore}): ${old.name} → ${chosen.inst.name}`);
-  await run({ o, history, rec, ep, old, target: chosen.inst, others: replicas.filter((r) => r !== chosen.inst) });
+  await run({ o, history, rec, ep, old, target: chosen.inst, others: replicas.filter((r) => r !== chosen.inst), held: new HeldConnections() });
   return { record: (await history.list(o.shard)).find((r) => r.id === rec.id)!, resumed: false };
 }
 
@@ -155,6 +157,14 @@ const PLANNED: FailoverPhase[] = ['fence', 'catchup', 'promote', 'repoint', 'pub
 const EMERGENCY: FailoverPhase[] = ['elect', 'promote', 'repoint', 'publish', 'done'];
 
 async function run(ctx: Ctx): Promise<void> {
+  try {
+    await runPhases(ctx);
+  } finally {
+    await ctx.held.close();
+  }
+}
+
+async function runPhases(ctx: Ctx): Promise<void> {
   const phases = ctx.rec.kind === 'planned' ? PLANNED : EMERGENCY;
   let i = phases.indexOf(ctx.rec.phase);
   if (i < 0) throw new Error(`failover #${ctx.rec.id} is in phase ${ctx.rec.phase}, which a ${ctx.rec.kind} failover does not have`);
@@ -194,29 +204,46 @@ async function giveUp(ctx: Ctx, phase: FailoverPhase, err: unknown): Promise<voi
 type Step = (ctx: Ctx) => Promise<Record<string, unknown>>;
 
 const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
-  /** Planned: no write can commit on the old primary after this returns; new ones wait in the apps. */
+  /**
+   * Planned: no write can commit on the old primary after this returns; new
+   * ones wait in the apps. The write pause starts here; what can be done
+   * before it is.
+   */
   async fence(ctx) {
     // A checkpoint first, while writes still flow: the shutdown checkpoint in `catchup`, inside the
     // write pause, then has little left to flush.
     await withPg(ctx.old.url, (c) => c.query('CHECKPOINT'), 60_000);
-    await fenceWrites(ctx.old.url);
-    return { fencedAt: Date.now() };
+    // The target carries its primary's synchronous_standby_names (copied with its data directory),
+    // naming standbys that will not stream from it: as a primary, its first commits would wait for
+    // one until a reload took effect. A standby ignores the setting, so it is cleared now, outside
+    // the pause (`repoint` sets the right one).
+    await setSyncStandbys(ctx.target.url, [], ctx.held);
+    await fenceWrites(ctx.old.url, ctx.held);
+    const fencedAt = Date.now();
+    // Every acknowledged write ends at or before this position: the new primary must have it all.
+    const fenceLsn = (await position(ctx.old.url, ctx.held)).received;
+    return { fencedAt, fenceLsn: formatLsn(fenceLsn) };
   },
 
   /**
-   * Planned: stop the old primary cleanly (its shutdown checkpoint reaches the
-   * connected standbys before it exits), then wait until the target has
-   * replayed everything it received and nothing more arrives.
+   * Planned: stop the old primary cleanly, then wait until the target has
+   * received and replayed all of its WAL. In a fast shutdown the walsenders
+   * send everything, the shutdown checkpoint included, and exit only once
+   * the standby has flushed it: the target's WAL receiver stops streaming
+   * then. So this waits on the target's side, not for the old primary's
+   * process (or container) to be gone.
    */
   async catchup(ctx) {
-    let before: bigint | undefined;
-    if (await ctx.o.host.running(ctx.old)) {
-      before = (await position(ctx.old.url)).received;
-      await ctx.o.host.stop(ctx.old, 'fast');
+    const recorded = ctx.rec.detail.fenceLsn;
+    let before = typeof recorded === 'string' ? parseLsn(recorded) : 0n;
+    const now = await position(ctx.old.url, ctx.held).catch(() => undefined);
+    if (now || (await ctx.o.host.running(ctx.old))) {
+      if (now && !now.inRecovery && now.received > before) before = now.received;
+      await ctx.o.host.stop(ctx.old, 'fast', { untilStopping: true });
     }
     // Whatever starts it from now on starts a standby of the new primary, not a second primary.
     await ctx.o.host.demote(ctx.old, ctx.target);
-    const at = await settled(ctx.target.url, before ?? 0n, 30_000);
+    const at = await settled(ctx.target.url, before, ctx.held, 30_000);
     return { oldPrimaryEndLsn: formatLsn(at) };
   },
 
@@ -230,13 +257,14 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
   },
 
   async promote(ctx) {
-    if ((await position(ctx.target.url)).inRecovery) await promote(ctx.target.url);
+    if ((await position(ctx.target.url, ctx.held)).inRecovery) await promote(ctx.target.url, ctx.held);
     // A standby copied from (or rewound to) a primary carries that primary's synchronous_standby_names,
-    // naming standbys that do not stream from it: its first commit (the unfence) would wait for one.
-    // `repoint` sets the right ones before any app writes here.
-    await setSyncStandbys(ctx.target.url, []);
+    // naming standbys that do not stream from it: its first commits would wait for one. (A planned
+    // failover cleared it in `fence` already, so the reload has taken effect by now. Not before the
+    // promotion: a reload wakes the startup process, and see `settled` for why that can cost seconds.)
+    await setSyncStandbys(ctx.target.url, [], ctx.held);
     // A planned failover fenced the old primary, and the new one inherited that.
-    await unfenceWrites(ctx.target.url);
+    await unfenceWrites(ctx.target.url, ctx.held);
     return { promotedAt: Date.now() };
   },
 
@@ -267,25 +295,40 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
   },
 };
 
+/** How long `settled` waits for the startup process's retry sleep once the WAL is in. */
+const RETRY_SLEEP_WAIT_MS = 3000;
+
 /**
- * Waits until the standby at `url` has received at least `atLeast`, has
- * replayed all it received, and nothing new arrived for a moment: the old
- * primary's last WAL is in.
+ * Waits until the standby at `url`, whose primary is stopping, has the
+ * primary's last WAL: its WAL receiver no longer streams (the primary's
+ * walsender exits only after the standby flushed all it sent, and a stopping
+ * primary takes no new connection), it received at least `atLeast` (every
+ * acknowledged write) and it replayed all it received.
+ *
+ * Then, for a prompt promotion, until its startup process sleeps before
+ * trying the primary again (wait event RecoveryRetrieveRetryInterval): it
+ * restarts the WAL receiver at once after the stream ends, and a promotion
+ * asked for while it waits on that receiver is carried out only after a
+ * whole wal_retrieve_retry_interval (5 s; seen on PostgreSQL 18), whereas
+ * one asked for during the sleep ends it. That sleep comes within
+ * milliseconds (the restarted receiver is refused by the stopping primary);
+ * after `RETRY_SLEEP_WAIT_MS` without it this promotes all the same.
  */
-async function settled(url: string, atLeast: bigint, timeoutMs: number): Promise<bigint> {
+async function settled(url: string, atLeast: bigint, held: HeldConnections, timeoutMs: number): Promise<bigint> {
   const deadline = Date.now() + timeoutMs;
-  let last = -1n;
-  let stableSince = 0;
+  let inSince: number | undefined;
   for (;;) {
-    const p = await position(url);
-    if (p.received !== last) {
-      last = p.received;
-      stableSince = Date.now();
+    const p = await position(url, held);
+    if (!p.streaming && p.received >= atLeast && p.replayed >= p.received) {
+      inSince ??= Date.now();
+      if (p.startupWait === 'RecoveryRetrieveRetryInterval' || Date.now() - inSince >= RETRY_SLEEP_WAIT_MS) return p.replayed;
+    } else {
+      inSince = undefined;
     }
-    // The old primary is stopped: what it sent has arrived once nothing new has for a moment.
-    if (p.received >= atLeast && p.replayed >= p.received && Date.now() - stableSince >= 50) return p.replayed;
-    if (Date.now() > deadline) throw new Error(`the target replayed ${formatLsn(p.replayed)} of ${formatLsn(p.received)} received (the old primary was at ${formatLsn(atLeast)}) after ${timeoutMs / 1000} s`);
-    await sleep(10);
+    if (Date.now() > deadline) {
+      throw new Error(`the target replayed ${formatLsn(p.replayed)} of ${formatLsn(p.received)} received${p.streaming ? ', still streaming,' : ''} (the old primary was at ${formatLsn(atLeast)}) after ${timeoutMs / 1000} s`);
+    }
+    await sleep(5);
   }
 }
 
@@ -297,7 +340,7 @@ async function settled(url: string, atLeast: bigint, timeoutMs: number): Promise
  */
 async function syncWith(ctx: Ctx, standbys: InstanceRef[]): Promise<string[]> {
   if (ctx.ep.durability === 'async') {
-    await setSyncStandbys(ctx.target.url, []);
+    await setSyncStandbys(ctx.target.url, [], ctx.held);
     return [];
   }
   const deadline = Date.now() + 5000;
@@ -308,7 +351,7 @@ async function syncWith(ctx: Ctx, standbys: InstanceRef[]): Promise<string[]> {
     if (streaming.length > 0) break;
     await sleep(50);
   }
-  await setSyncStandbys(ctx.target.url, streaming);
+  await setSyncStandbys(ctx.target.url, streaming, ctx.held);
   if (streaming.length === 0) ctx.o.log(`  note: no standby streams from ${ctx.target.name} yet; it commits without waiting for one until a replica rejoins`);
   return streaming;
 }

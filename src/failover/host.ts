@@ -28,16 +28,23 @@ export interface ShardHost {
   instances(shard: string): ShardInstances | undefined;
   /** Whether the instance's server runs (local: its process; compose: it answers). */
   running(inst: InstanceRef): Promise<boolean>;
-  /** Stops the instance (`fast`: cleanly, writing a shutdown checkpoint that connected standbys receive). */
-  stop(inst: InstanceRef, mode: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Stops the instance (`fast`: cleanly, writing a shutdown checkpoint that
+   * connected standbys receive) and waits until it has exited. With
+   * `untilStopping`, a host may return as soon as the shutdown has begun (the
+   * server has ended every session and takes no new connection): a planned
+   * failover then waits on the standby's side for the old primary's last WAL
+   * instead of for its process or container to be gone.
+   */
+  stop(inst: InstanceRef, mode: 'fast' | 'immediate', opts?: { untilStopping?: boolean }): Promise<void>;
   /** Undoes `demote` on a primary a failover stopped before promoting anything, and starts it as the primary again. */
   restorePrimary(inst: InstanceRef): Promise<void>;
   /** Points a running standby at `primary` (connection and slot) and reloads it: it follows the new timeline. */
   repoint(inst: InstanceRef, primary: InstanceRef): Promise<void>;
   /**
-   * Marks a stopped instance as a standby of `primary` on disk, so that
-   * however it is started again it comes up read-only: a demoted primary
-   * never takes a write.
+   * Marks a stopped (or stopping) instance as a standby of `primary` on disk,
+   * so that however it is started again it comes up read-only: a demoted
+   * primary never takes a write.
    */
   demote(inst: InstanceRef, primary: InstanceRef): Promise<void>;
   /**

@@ -182,7 +182,8 @@ describe('tessera shard failover on the compose stack', () => {
     const [record] = after.failovers;
     expect(record).toMatchObject({ kind: 'planned', phase: 'done', epochBefore: 1, epochAfter: 2, detail: { oldPrimaryRejoined: 'followed' } });
     expect(typeof record!.detail.writePauseMs).toBe('number');
-    console.error(`[docker] planned failover: write pause ${String(record!.detail.writePauseMs)} ms as recorded; longest gap a client saw on shard-a ${ledger.longestGapMs('shard-a')} ms`);
+    const phases = ['catchup', 'promote', 'repoint', 'publish'].map((p) => `${p} ${String(record!.detail[`${p}Ms`])}`).join(', ');
+    console.error(`[docker] planned failover: write pause ${String(record!.detail.writePauseMs)} ms as recorded (ms per phase: ${phases}); longest gap a client saw on shard-a ${ledger.longestGapMs('shard-a')} ms`);
     // The old primary is a standby of the new one, its synchronous standby.
     expect(inRecovery('shard-a')).toBe('t');
     expect(inRecovery('shard-a-replica')).toBe('f');
