@@ -253,6 +253,8 @@ const STEPS: Record<Exclude<FailoverPhase, 'done' | 'failed'>, Step> = {
     await ctx.o.host.demote(ctx.old, ctx.target);
     const pos = await position(ctx.target.url);
     const at = await waitReplayed(ctx.target.url, pos.received, 60_000);
+    // The target keeps trying the lost primary: promote during its sleep between tries (see `settled`).
+    await untilRetrySleep(ctx.target.url, ctx.held, RETRY_SLEEP_WAIT_MS);
     return { promotedAtLsn: formatLsn(at.replayed) };
   },
 
@@ -328,6 +330,19 @@ async function settled(url: string, atLeast: bigint, held: HeldConnections, time
     if (Date.now() > deadline) {
       throw new Error(`the target replayed ${formatLsn(p.replayed)} of ${formatLsn(p.received)} received${p.streaming ? ', still streaming,' : ''} (the old primary was at ${formatLsn(atLeast)}) after ${timeoutMs / 1000} s`);
     }
+    await sleep(5);
+  }
+}
+
+/**
+ * Waits (at most `maxMs`) until the startup process of the standby at `url`
+ * sleeps before trying its primary again, when a promotion is carried out at
+ * once (see `settled`).
+ */
+async function untilRetrySleep(url: string, held: HeldConnections, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    if ((await position(url, held)).startupWait === 'RecoveryRetrieveRetryInterval') return;
     await sleep(5);
   }
 }
