@@ -32,6 +32,25 @@ export function guard(client: pg.PoolClient): () => void {
   return () => void client.removeListener('error', ignore);
 }
 
+/** The fields of a server notice (node-postgres' NoticeMessage) this module reads. */
+interface PgNotice {
+  code?: string;
+  message?: string;
+  detail?: string;
+}
+
+/**
+ * Whether a notice is PostgreSQL telling that it stopped waiting for a
+ * synchronous standby: a COMMIT whose wait is cancelled (pg_cancel_backend;
+ * the statement timeout is off by then) still reports success, with this
+ * WARNING, and the commit is on the primary alone. Matched on the server's
+ * English text (our servers run with the C locale); the SQLSTATE is the
+ * generic 01000.
+ */
+export function isSyncWaitCancelled(msg: PgNotice): boolean {
+  return msg.code === '01000' && (/synchronous replication/i.test(msg.message ?? '') || /committed locally/i.test(msg.detail ?? ''));
+}
+
 /** Where one shard lives, as the catalog records it. */
 export interface ShardEndpoints {
   name: string;
@@ -185,15 +204,17 @@ export class ShardPools {
       throw mapDbError(shard, err);
     }
     const detach = guard(client);
+    // A commit whose wait for a synchronous standby was cancelled reports success; it must not be acknowledged.
+    let unconfirmed = false;
+    const onNotice = (msg: PgNotice) => {
+      if (isSyncWaitCancelled(msg)) unconfirmed = true;
+    };
+    client.on('notice', onNotice);
+    let result: T;
     try {
-      const result = await fn(client);
-      detach();
-      client.release();
-      sp.breaker.success();
-      // Probes (readiness, scrapes) are not the shard's load.
-      if (role !== 'probe') this.onOperation(shard, 'primary');
-      return result;
+      result = await fn(client);
     } catch (err) {
+      client.removeListener('notice', onNotice);
       detach();
       const broken = isUnavailable(err);
       client.release(broken ? (err as Error) : undefined);
@@ -201,6 +222,21 @@ export class ShardPools {
       else sp.breaker.success();
       throw mapDbError(shard, err);
     }
+    client.removeListener('notice', onNotice);
+    detach();
+    client.release();
+    sp.breaker.success();
+    // Probes (readiness, scrapes) are not the shard's load.
+    if (role !== 'probe') this.onOperation(shard, 'primary');
+    if (unconfirmed) {
+      this.log.warn({ shard }, 'a commit\'s wait for a synchronous standby was cancelled; answered 503, not acknowledged');
+      throw new TesseraError(
+        'TESSERA_ERR_COMMIT_UNCONFIRMED',
+        `no replica of shard ${shard} confirmed the write in time; it was not acknowledged, but the shard's primary may hold it`,
+        { retryAfter: 1, shard },
+      );
+    }
+    return result;
   }
 
   /**

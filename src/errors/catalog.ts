@@ -29,6 +29,8 @@ export const ErrorCodes = {
   TESSERA_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   TESSERA_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   TESSERA_ERR_SHARD_UNAVAILABLE: { status: 503, title: 'Shard unavailable' },
+  /** A sync shard's commit whose wait for a replica was cancelled: not acknowledged, though the primary has it. */
+  TESSERA_ERR_COMMIT_UNCONFIRMED: { status: 503, title: 'Write not confirmed by a replica' },
   TESSERA_ERR_NOT_READY: { status: 503, title: 'Service not ready' },
   TESSERA_ERR_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   TESSERA_ERR_OVERLOADED: { status: 503, title: 'Overloaded' },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { CircuitBreaker } from '../../src/db/breaker.js';
+import { isSyncWaitCancelled } from '../../src/db/pools.js';
 import { decodeCursor, encodeCursor } from '../../src/users/cursor.js';
 
 describe('cursors', () => {
@@ -43,5 +44,19 @@ describe('configuration', () => {
 
   it('names every invalid variable', () => {
     expect(() => loadConfig({ TESSERA_PORT: 'eighty', TESSERA_LOG_LEVEL: 'loud' })).toThrow(/TESSERA_PORT/);
+  });
+});
+
+describe('isSyncWaitCancelled', () => {
+  it('tells the warning of a commit whose wait for a synchronous standby was cancelled from other notices', () => {
+    const cancelled = {
+      code: '01000',
+      message: 'canceling wait for synchronous replication due to user request',
+      detail: 'The transaction has already committed locally, but might not have been replicated to the standby.',
+    };
+    expect(isSyncWaitCancelled(cancelled)).toBe(true);
+    expect(isSyncWaitCancelled({ ...cancelled, message: 'canceling the wait for synchronous replication and terminating connection due to administrator command' })).toBe(true);
+    expect(isSyncWaitCancelled({ code: '01000', message: 'some other warning' })).toBe(false);
+    expect(isSyncWaitCancelled({ code: '00000', message: 'relation "x" already exists, skipping' })).toBe(false);
   });
 });
